@@ -1,0 +1,165 @@
+"""The `enclave` command: ingest documents, serve the API and page, search and ask."""
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+import enclave  # noqa: F401  (offline switches first)
+from enclave.settings import ConfigurationError, Settings
+
+console = Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Enclave: a private knowledge base. Documents are parsed, embedded and answered from
+    on this machine; nothing is sent anywhere.
+
+    Configuration comes from ENCLAVE_* environment variables or a .env file
+    (see README.md). Typical first run:
+
+      enclave ingest samples/ && enclave serve
+    """
+    try:
+        ctx.obj = Settings()
+    except Exception as error:  # pydantic ValidationError: show which variable is wrong
+        raise click.ClickException(f"Invalid configuration:\n{error}") from error
+
+
+def _fail(error: Exception) -> None:
+    console.print(f"[red]error:[/red] {error}")
+    sys.exit(2)
+
+
+def _migrate(settings: Settings) -> None:
+    if settings.auto_migrate:
+        from enclave.db.migrate import upgrade
+
+        upgrade(settings.database_url)
+
+
+@main.group()
+def db() -> None:
+    """Manage the metadata database."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.pass_obj
+def db_upgrade(settings: Settings, revision: str) -> None:
+    """Create or update the database tables (Alembic migrations)."""
+    from enclave.db.migrate import upgrade
+
+    upgrade(settings.database_url, revision)
+    console.print(f"database at revision {revision}: {settings.database_url}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.pass_obj
+def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Index the documents in PATHS (files or folders, walked recursively).
+
+    Unchanged files are skipped, changed ones re-indexed, and files gone from a folder
+    are removed from the index. A file that cannot be read is reported and the rest go on.
+    Exits with status 1 if any file failed.
+    """
+    from enclave.cli_ingest import run_ingest
+
+    try:
+        _migrate(settings)
+        report = run_ingest(settings, list(paths), console, show_progress=not as_json)
+    except ConfigurationError as error:
+        _fail(error)
+        return
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+    sys.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address [ENCLAVE_HOST, 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port [ENCLAVE_PORT, 8000].")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    """Serve the search page and the HTTP API."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
+    problems = settings.missing_files()
+    if problems:
+        _fail(ConfigurationError("\n".join(problems)))
+    _migrate(settings)
+    console.print(f"Enclave is starting; open [bold]http://{settings.host}:{settings.port}[/bold]")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@main.command()
+@click.argument("query")
+@click.option("-k", default=None, type=int, help="How many passages [ENCLAVE_SEARCH_TOP_K].")
+@click.pass_obj
+def search(settings: Settings, query: str, k: int | None) -> None:
+    """Print the passages nearest to QUERY."""
+    from app.retrieval import Retriever
+    from enclave.embedder import Embedder
+    from enclave.vectorstore import VectorStore
+
+    try:
+        store = VectorStore.from_settings(settings)
+        embedder = Embedder.from_settings(settings)
+    except ConfigurationError as error:
+        _fail(error)
+        return
+    try:
+        hits = Retriever(embedder, store).search(query, k or settings.search_top_k)
+    finally:
+        store.close()
+    table = Table("score", "title", "page", "text")
+    for hit in hits:
+        table.add_row(f"{hit.score:.3f}", hit.title, str(hit.page or ""), hit.text[:160])
+    Console().print(table)
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", default=None, type=int, help="Passages given to the model [ENCLAVE_ASK_TOP_K].")
+@click.pass_obj
+def ask(settings: Settings, question: str, k: int | None) -> None:
+    """Answer QUESTION from the knowledge base, with its sources."""
+    from app.answers import Token
+    from app.services import Services
+
+    try:
+        services = Services.build(settings)
+    except ConfigurationError as error:
+        _fail(error)
+        return
+
+    async def run() -> None:
+        from app.answers import Done
+
+        with services.generator.admit():
+            async for event in services.answers.ask_stream(question, k or settings.ask_top_k):
+                if isinstance(event, Token):
+                    click.echo(event.text, nl=False)
+                elif isinstance(event, Done):
+                    click.echo()
+                    for c in event.answer.citations:
+                        page = f", page {c.page}" if c.page else ""
+                        click.echo(f"[{c.n}] {c.title}{page} — {c.source}")
+
+    try:
+        asyncio.run(run())
+    finally:
+        services.close()

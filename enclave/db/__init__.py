@@ -1,0 +1,6 @@
+"""Relational metadata: typed SQLAlchemy models, the engine/session factory, migrations."""
+
+from enclave.db.models import Base, Document, DocumentStatus
+from enclave.db.session import Database
+
+__all__ = ["Base", "Database", "Document", "DocumentStatus"]

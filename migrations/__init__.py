@@ -1,0 +1,1 @@
+"""Alembic environment: every table is created here, never by `create_all`."""

@@ -1,0 +1,154 @@
+"""Shared fixtures: real parts on small data.
+
+- the egress guard is installed before anything else is imported;
+- databases: SQLite in a temporary folder, and a fresh PostgreSQL database per test;
+- Qdrant in local (embedded) mode in a temporary folder;
+- the real all-MiniLM-L6-v2 embedder, loaded once per session;
+- llama.cpp with a tiny random-weight Llama GGUF written by the tests (tests/tiny_gguf.py).
+"""
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.egress_guard import EgressGuard
+
+GUARD = EgressGuard()
+GUARD.install()
+
+import enclave  # noqa: E402  (after the guard: its import switches libraries offline)
+from enclave.db import Database  # noqa: E402
+from enclave.db.migrate import upgrade  # noqa: E402
+from enclave.embedder import Embedder  # noqa: E402
+from enclave.settings import Settings  # noqa: E402
+from enclave.vectorstore import VectorStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+SHARED = ROOT.parent / "shared"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ENCLAVE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+assert enclave  # imported for its side effect
+
+
+@pytest.fixture(scope="session")
+def egress_guard() -> EgressGuard:
+    return GUARD
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return Embedder.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tiny_gguf import write_tiny_llama_gguf
+
+    return write_tiny_llama_gguf(tmp_path_factory.mktemp("models") / "tiny-llama.gguf")
+
+
+# --- databases ---------------------------------------------------------------------------
+
+
+def _postgres_available() -> bool:
+    from sqlalchemy import create_engine, text
+
+    def ping() -> bool:
+        engine = create_engine(POSTGRES_ADMIN_URL)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+        finally:
+            engine.dispose()
+
+    if ping():
+        return True
+    clusters = Path("/etc/postgresql")
+    if shutil.which("pg_ctlcluster") and clusters.is_dir():
+        for version in os.listdir(clusters):
+            subprocess.run(
+                ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+                capture_output=True,
+                check=False,
+            )
+        return ping()
+    return False
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    return _postgres_available()
+
+
+@pytest.fixture
+def postgres_url(postgres_available: bool) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if not postgres_available:
+        pytest.skip("PostgreSQL is not reachable at " + POSTGRES_ADMIN_URL)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"enclave_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'enclave.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+# --- settings and parts --------------------------------------------------------------------
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"data_dir": data_dir, "_env_file": None}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, tiny_gguf: Path) -> Settings:
+    return make_settings(
+        tmp_path / "var",
+        database_url=database_url,
+        llm_model_path=tiny_gguf,
+        llm_context_size=2048,
+        llm_max_tokens=24,
+    )
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    upgrade(settings.database_url)
+    db = Database.from_settings(settings)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[VectorStore]:
+    vector_store = VectorStore.from_settings(settings)
+    yield vector_store
+    vector_store.close()
