@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -138,16 +138,17 @@ class Generator:
 
         def work() -> None:
             try:
-                for chunk in self.llm.create_chat_completion(
-                    messages=list(messages),
+                chunks: Any = self.llm.create_chat_completion(
+                    messages=cast(Any, list(messages)),
                     stream=True,
                     max_tokens=self.options.max_tokens,
                     temperature=self.options.temperature,
                     repeat_penalty=self.options.repeat_penalty,
-                ):
+                )
+                for chunk in chunks:
                     if cancelled.is_set():
                         break
-                    text = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    text = chunk["choices"][0]["delta"].get("content")
                     if text:
                         emit(text)
             except Exception as error:

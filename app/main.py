@@ -36,12 +36,15 @@ def _busy(_: Request, busy: GeneratorBusy) -> Response[dict[str, str | int]]:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
     """The service. Given `services`, the caller owns them (tests share one embedder and
     model across apps); otherwise they are built at start-up and closed at shutdown."""
-    settings = settings or (services.settings if services else Settings())
+    resolved: Settings = settings or (services.settings if services else Settings())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = services is None
-        ready = services or await asyncio.to_thread(Services.build, settings)
+        if services is None:
+            ready = await asyncio.to_thread(Services.build, resolved)
+        else:
+            ready = services
         app.state.services = ready
         try:
             yield

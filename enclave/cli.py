@@ -163,3 +163,7 @@ def ask(settings: Settings, question: str, k: int | None) -> None:
         asyncio.run(run())
     finally:
         services.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -51,17 +51,24 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         """Word pieces the model reads, special tokens included; the rest is truncated."""
-        return int(self.model.max_seq_length)
+        length = self.model.max_seq_length or self._tokenizer.model_max_length
+        return int(length)
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, including [CLS]/[SEP]."""
-        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return len(
+            self._tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)[
+                "input_ids"
+            ]
+        )
 
     def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text without special tokens: these add up across whitespace-split pieces."""
         if not texts:
             return []
-        encoded = self._tokenizer(list(texts), add_special_tokens=False, truncation=False)
+        encoded = self._tokenizer(
+            list(texts), add_special_tokens=False, truncation=False, verbose=False
+        )
         return [len(ids) for ids in encoded["input_ids"]]
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:

@@ -7,6 +7,7 @@ no chunk is longer than the embedder reads, because the embedder silently trunca
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 SPECIAL_TOKENS = 2
 # unstructured bounds chunks in characters; English runs ~4 characters per word piece.
 CHARS_PER_TOKEN = 4
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_NO_HARD_LIMIT = 1_000_000
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 class TokenCounter(Protocol):
@@ -37,19 +39,9 @@ class Chunk:
 def chunk_document(
     elements: Sequence["Element"], title: str, counter: TokenCounter, max_tokens: int
 ) -> list[Chunk]:
-    from unstructured.chunking.title import chunk_by_title
-
-    sections = chunk_by_title(
-        list(elements),
-        max_characters=max_tokens * CHARS_PER_TOKEN,
-        new_after_n_chars=max_tokens * CHARS_PER_TOKEN * 3 // 4,
-        combine_text_under_n_chars=max_tokens * CHARS_PER_TOKEN // 4,
-        # A chunk never spans pages, so the page it cites is the page the text is on.
-        multipage_sections=False,
-    )
     chunks: list[Chunk] = []
     heading = ""
-    for section in sections:
+    for section in _sections(elements, max_tokens):
         text = section.text.strip()
         if not text:
             continue
@@ -69,11 +61,33 @@ def chunk_document(
     return chunks
 
 
+def _sections(elements: Sequence["Element"], max_tokens: int) -> Iterable["Element"]:
+    """Title-delimited sections, chunked page by page: unstructured merges small sections
+    across page breaks even with multipage_sections=False, and a chunk that spans pages
+    would cite the wrong page."""
+    from unstructured.chunking.title import chunk_by_title
+
+    for _, page in groupby(elements, key=lambda element: element.metadata.page_number):
+        yield from chunk_by_title(
+            list(page),
+            # No hard character cut (it falls mid-sentence): split_to_budget bounds the size
+            # in tokens at sentence ends. Sections still close near the budget and small
+            # fragments are merged.
+            max_characters=_NO_HARD_LIMIT,
+            new_after_n_chars=max_tokens * CHARS_PER_TOKEN * 3 // 4,
+            combine_text_under_n_chars=max_tokens * CHARS_PER_TOKEN // 4,
+        )
+
+
 def _section_heading(section: "Element") -> str | None:
+    """The title governing the section's first text: the last of the titles it opens with."""
+    heading = None
     for element in getattr(section.metadata, "orig_elements", None) or []:
-        if element.category == "Title" and element.text.strip():
-            return str(element.text.strip())
-    return None
+        if element.category != "Title":
+            break
+        if element.text.strip():
+            heading = str(element.text.strip())
+    return heading
 
 
 def _prefix(title: str, heading: str, counter: TokenCounter, max_tokens: int) -> str:

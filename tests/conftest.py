@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.egress_guard import EgressGuard
+from tests.egress_guard import GUARD, EgressGuard
 
-GUARD = EgressGuard()
 GUARD.install()
 
 import enclave  # noqa: E402  (after the guard: its import switches libraries offline)

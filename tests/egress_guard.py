@@ -36,6 +36,8 @@ class EgressGuard:
     _originals: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
     def install(self) -> None:
+        if self._originals:
+            return  # already installed: wrapping twice would record into the wrong guard
         guard = self
         original_connect = socket.socket.connect
         original_connect_ex = socket.socket.connect_ex
@@ -78,3 +80,7 @@ class EgressGuard:
             socket.socket.connect = self._originals["connect"]  # type: ignore[method-assign]
             socket.socket.connect_ex = self._originals["connect_ex"]  # type: ignore[method-assign]
             socket.getaddrinfo = self._originals["getaddrinfo"]
+
+
+# One guard per process, whichever module imports it first.
+GUARD = EgressGuard()

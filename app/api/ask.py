@@ -4,7 +4,8 @@ import logging
 from collections.abc import AsyncIterator
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, post
+from litestar.openapi import ResponseSpec
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from app.answers import AnswerEvent, AnswerService, Done, Sources, Token
@@ -20,7 +21,13 @@ class AskController(Controller):
     path = "/api/ask"
     tags = ["ask"]
 
-    @post(status_code=200)
+    # Annotated as Response subclasses so each reply keeps its own media type: with
+    # `AskResponse | ServerSentEvent` Litestar fixes the route's type to JSON and the event
+    # stream goes out as application/json. `responses` keeps AskResponse in the schema.
+    @post(
+        status_code=200,
+        responses={200: ResponseSpec(AskResponse, description="The answer, or its event stream.")},
+    )
     async def ask(
         self,
         request: Request,
@@ -28,7 +35,7 @@ class AskController(Controller):
         answers: AnswerService,
         generator: Generator,
         settings: Settings,
-    ) -> AskResponse | ServerSentEvent:
+    ) -> Response[AskResponse] | ServerSentEvent:
         """Answer a question from the knowledge base, citing passages as [n].
 
         With `"stream": true` or `Accept: text/event-stream` the reply is a stream of
@@ -40,7 +47,7 @@ class AskController(Controller):
         if streaming:
             return ServerSentEvent(_sse(answers.ask_stream(question, k), admission))
         with admission:
-            return AskResponse.from_answer(await answers.ask(question, k))
+            return Response(AskResponse.from_answer(await answers.ask(question, k)))
 
 
 async def _sse(

@@ -1,0 +1,1 @@
+"""Enclave test suite."""

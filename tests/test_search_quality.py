@@ -1,0 +1,42 @@
+"""Retrieval over the sample documents ranks the right document first."""
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.retrieval import Retriever
+from enclave.db import Database
+from enclave.db.migrate import upgrade
+from enclave.embedder import Embedder
+from enclave.vectorstore import VectorStore
+from ingest.pipeline import Ingestor
+from tests.conftest import SAMPLES, make_settings
+from tests.sample_questions import SAMPLE_QUESTIONS
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Retriever]:
+    root = tmp_path_factory.mktemp("quality")
+    shutil.copytree(SAMPLES, root / "samples", ignore=shutil.ignore_patterns("*.py"))
+    settings = make_settings(root / "var")
+    upgrade(settings.database_url)
+    database = Database.from_settings(settings)
+    store = VectorStore.from_settings(settings)
+    Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens).ingest(
+        [root / "samples"]
+    )
+    yield Retriever(embedder, store)
+    store.close()
+    database.dispose()
+
+
+@pytest.mark.parametrize(("question", "file_name", "page"), SAMPLE_QUESTIONS)
+def test_right_document_ranks_first(
+    retriever: Retriever, question: str, file_name: str, page: int | None
+) -> None:
+    top = retriever.search(question, k=3)
+    assert Path(top[0].source).name == file_name, [(h.title, h.score) for h in top]
+    if page is not None:
+        assert page in {h.page for h in top if Path(h.source).name == file_name}
