@@ -5,6 +5,7 @@ from litestar.di import Provide
 
 from app.answers import AnswerService
 from app.generation import Generator
+from app.library import Library
 from app.services import Services
 from enclave.settings import Settings
 
@@ -22,6 +23,10 @@ def provide_answers(services: Services) -> AnswerService:
     return services.answers
 
 
+def provide_library(services: Services) -> Library:
+    return services.library
+
+
 def provide_generator(services: Services) -> Generator:
     return services.generator
 
@@ -31,4 +36,5 @@ DEPENDENCIES = {
     "settings": Provide(provide_settings, sync_to_thread=False),
     "answers": Provide(provide_answers, sync_to_thread=False),
     "generator": Provide(provide_generator, sync_to_thread=False),
+    "library": Provide(provide_library, sync_to_thread=False),
 }

@@ -13,7 +13,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app.api.ask import AskController
+from app.api.documents import DocumentController
 from app.api.health import HealthController
+from app.api.jobs import JobController
 from app.api.search import SearchController
 from app.dependencies import DEPENDENCIES
 from app.generation import GeneratorBusy
@@ -46,9 +48,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         else:
             ready = services
         app.state.services = ready
+        if resolved.embedded_worker:
+            ready.start_worker()
         try:
             yield
         finally:
+            ready.stop_worker()
             if owned:
                 ready.close()
 
@@ -57,6 +62,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             HealthController,
             SearchController,
             AskController,
+            DocumentController,
+            JobController,
             PageController,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],

@@ -1,11 +1,13 @@
 """Request and response shapes of the JSON API (msgspec structs: validated and documented)."""
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
 from app.answers import Answer, Timing
 from app.prompting import Citation
+from enclave.db import Document, Job
 from enclave.vectorstore import Hit
 
 NonBlank = Annotated[str, msgspec.Meta(min_length=1, description="Text to search or ask.")]
@@ -97,3 +99,77 @@ def sources_out(passages: list[Hit]) -> list[SourceOut]:
         SourceOut(n, h.document_id, h.title, h.source, h.page, snippet(h.text), round(h.score, 4))
         for n, h in enumerate(passages, start=1)
     ]
+
+
+class DocumentOut(msgspec.Struct):
+    id: str
+    source_path: str
+    title: str
+    file_type: str
+    status: str
+    error: str | None
+    size: int
+    chunk_count: int
+    groups: list[str]
+    source_id: str | None
+    indexed_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, d: Document) -> "DocumentOut":
+        return cls(
+            d.id, d.source_path, d.title, d.file_type, d.status.value, d.error, d.size,
+            d.chunk_count, list(d.groups or []), d.source_id, d.indexed_at, d.updated_at,
+        )  # fmt: skip
+
+
+class DocumentList(msgspec.Struct):
+    documents: list[DocumentOut]
+    total: int
+
+
+class UploadOut(msgspec.Struct):
+    job_id: str
+    source: str
+    files: list[str]
+
+
+class FileErrorOut(msgspec.Struct):
+    path: str
+    error: str
+
+
+class JobOut(msgspec.Struct):
+    id: str
+    kind: str
+    status: str
+    source_id: str
+    files_total: int | None
+    files_done: int
+    chunks: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    totals: dict[str, int] | None = None
+    errors: list[FileErrorOut] | None = None
+
+    @classmethod
+    def from_model(
+        cls, job: Job, totals: dict[str, int] | None, errors: list[tuple[str, str]] | None
+    ) -> "JobOut":
+        return cls(
+            id=job.id,
+            kind=job.kind.value,
+            status=job.status.value,
+            source_id=job.source_id,
+            files_total=job.files_total,
+            files_done=job.files_done,
+            chunks=job.chunks,
+            error=job.error,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            totals=totals,
+            errors=[FileErrorOut(p, e) for p, e in errors] if errors is not None else None,
+        )

@@ -1,14 +1,19 @@
 """The long-lived parts of the service, built once at start-up and closed at shutdown."""
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from app.answers import AnswerService
 from app.generation import GenerationOptions, Generator
+from app.library import Library
 from app.retrieval import Retriever
 from enclave.db import Database
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
 from enclave.vectorstore import VectorStore
+from ingest.pipeline import Ingestor
+from ingest.worker import Worker
 
 
 def load_generator(settings: Settings) -> Generator:
@@ -29,6 +34,11 @@ class Services:
     embedder: Embedder
     generator: Generator
     answers: AnswerService
+    ingestor: Ingestor
+    worker: Worker
+    library: Library
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _worker_thread: threading.Thread | None = None
 
     @classmethod
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> "Services":
@@ -47,9 +57,38 @@ class Services:
             database.dispose()
             raise
         answers = AnswerService(Retriever(embedder, store), generator, min_score=settings.min_score)
-        return cls(settings, database, store, embedder, generator, answers)
+        ingestor = Ingestor.from_settings(settings, database, store, embedder)
+        worker = Worker(
+            database, ingestor, stale_after=timedelta(seconds=settings.job_stale_seconds)
+        )
+        library = Library(settings, database, ingestor)
+        return cls(
+            settings, database, store, embedder, generator, answers, ingestor, worker, library
+        )
+
+    def start_worker(self, poll_seconds: float = 1.0) -> None:
+        """Run queued ingestion jobs in this process: uploads, and syncs handed over by
+        `enclave ingest` while this process holds the embedded index."""
+        if self._worker_thread is not None:
+            return
+        self._stop.clear()
+        self._worker_thread = threading.Thread(
+            target=self.worker.run_forever,
+            args=(self._stop, poll_seconds),
+            name="ingest-worker",
+            daemon=True,
+        )
+        self._worker_thread.start()
+
+    def stop_worker(self) -> None:
+        if self._worker_thread is None:
+            return
+        self._stop.set()
+        self._worker_thread.join()
+        self._worker_thread = None
 
     def close(self) -> None:
+        self.stop_worker()
         self.generator.close()
         self.store.close()
         self.database.dispose()

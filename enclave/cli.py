@@ -62,26 +62,97 @@ def db_upgrade(settings: Settings, revision: str) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", "source_name", help="Name of the source (default: its path).")
+@click.option("--groups", help="Access groups of its documents, comma-separated.")
+@click.option("--include", default="**/*", show_default=True, help="Glob(s) of files to take.")
+@click.option("--exclude", default=None, help="Glob(s) of files to skip, comma-separated.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.option(
+    "--fail-on-error/--no-fail-on-error",
+    default=True,
+    show_default=True,
+    help="Exit with status 1 when a file failed.",
+)
 @click.pass_obj
-def ingest(settings: Settings, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Index the documents in PATHS (files or folders, walked recursively).
+def ingest(
+    settings: Settings,
+    paths: tuple[Path, ...],
+    source_name: str | None,
+    groups: str | None,
+    include: str,
+    exclude: str | None,
+    wait: bool,
+    as_json: bool,
+    fail_on_error: bool,
+) -> None:
+    """Keep the documents in PATHS (folders or files) indexed.
 
-    Unchanged files are skipped, changed ones re-indexed, and files gone from a folder
-    are removed from the index. A file that cannot be read is reported and the rest go on.
-    Exits with status 1 if any file failed.
+    Each path becomes a source and gets a sync job: new files are added, changed ones
+    re-indexed, unchanged ones skipped, and files gone from the folder removed. A file
+    that cannot be read is reported with its reason while the rest go on.
+
+    If `enclave serve` is running on the same data directory, its worker runs the job.
     """
-    from enclave.cli_ingest import run_ingest
+    from enclave.cli_ingest import merged_json, print_summary, run_ingest
 
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        _fail(ConfigurationError(f"No such file or folder: {', '.join(missing)}"))
+    if source_name and len(paths) > 1:
+        raise click.UsageError("--source names one source: give a single PATH with it.")
     try:
         _migrate(settings)
-        report = run_ingest(settings, list(paths), console, show_progress=not as_json)
+        outcome = run_ingest(
+            settings,
+            list(paths),
+            console,
+            source_name=source_name,
+            groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
+            include=include,
+            exclude=exclude,
+            wait=wait,
+            show_progress=not as_json,
+        )
     except ConfigurationError as error:
         _fail(error)
         return
+    if outcome and isinstance(outcome[0], str):  # handed to the service, not waited for
+        click.echo(json.dumps({"job_ids": outcome, "status": "queued"}) if as_json else "queued")
+        return
+    reports = [r for r in outcome if not isinstance(r, str)]
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2))
-    sys.exit(1 if report.failed else 0)
+        click.echo(json.dumps(merged_json(reports), indent=2))
+    else:
+        print_summary(reports, console)
+    failed = any(r.failed or r.error for r in reports)
+    sys.exit(1 if failed and fail_on_error else 0)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run the queued jobs, then exit.")
+@click.pass_obj
+def worker(settings: Settings, once: bool) -> None:
+    """Run ingestion jobs from the queue (several may run against PostgreSQL and a Qdrant
+    server; the embedded store allows one process)."""
+    from enclave.cli_ingest import run_worker
+
+    try:
+        _migrate(settings)
+        run_worker(settings, console, once)
+    except ConfigurationError as error:
+        _fail(error)
+
+
+@main.command()
+@click.option("--limit", default=20, show_default=True, help="How many recent jobs.")
+@click.pass_obj
+def jobs(settings: Settings, limit: int) -> None:
+    """List recent ingestion jobs with their progress."""
+    from enclave.cli_ingest import print_jobs
+
+    _migrate(settings)
+    print_jobs(settings, Console(), limit)
 
 
 @main.command()

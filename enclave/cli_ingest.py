@@ -1,75 +1,209 @@
-"""`enclave ingest`: run the pipeline with a progress bar and print a summary."""
+"""`enclave ingest`, `enclave worker`, `enclave jobs`: run ingestion from the terminal.
 
+`enclave ingest` registers each path as a source and queues a sync job. If the embedded
+index is free it runs the jobs itself; if `enclave serve` holds it, the service's worker
+runs them and this command follows their progress (`--wait`) or returns at once.
+"""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from enclave.db import Database
+from enclave.db import Database, Job, JobStatus
+from enclave.db.jobs import JobRepository
 from enclave.embedder import Embedder
 from enclave.settings import Settings
-from enclave.vectorstore import VectorStore
-from ingest.pipeline import FileResult, Ingestor, IngestReport, Outcome
+from enclave.vectorstore import StoreInUse, VectorStore
+from ingest.pipeline import FileResult, Ingestor, Outcome
+from ingest.worker import JobReport, Worker, enqueue_sync, load_report, register_source
 
 SUMMARY_COLUMNS = ("added", "updated", "unchanged", "deleted", "failed", "chunks")
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
-def run_ingest(
-    settings: Settings, paths: list[Path], console: Console, show_progress: bool = True
-) -> IngestReport:
-    database = Database.from_settings(settings)
+@contextmanager
+def open_worker(settings: Settings, database: Database, console: Console) -> Iterator[Worker]:
+    """A worker over the configured store; raises StoreInUse when the service holds it."""
     store = VectorStore.from_settings(settings)
     try:
         with console.status("Loading the embedding model…", spinner="dots"):
             embedder = Embedder.from_settings(settings)
-        ingestor = Ingestor(
-            database,
-            store,
-            embedder,
-            max_chunk_tokens=settings.chunk_max_tokens,
-            default_groups=settings.default_groups,
-        )
-        progress = Progress(
-            TextColumn("[bold]Ingesting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("files · {task.fields[chunks]} chunks · {task.fields[current]}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not show_progress,
-        )
-        with progress:
-            task = progress.add_task("ingest", total=None, chunks=0, current="")
-            chunks = 0
-
-            def discovered(total: int) -> None:
-                progress.update(task, total=total)
-
-            def file_done(result: FileResult) -> None:
-                nonlocal chunks
-                if result.status != Outcome.DELETED:
-                    chunks += result.chunks
-                    progress.advance(task)
-                progress.update(task, chunks=chunks, current=Path(result.path).name[:40])
-
-            report = ingestor.ingest(paths, on_file=file_done, on_discovered=discovered)
+        ingestor = Ingestor.from_settings(settings, database, store, embedder)
+        yield Worker(database, ingestor, stale_after=timedelta(seconds=settings.job_stale_seconds))
     finally:
         store.close()
+
+
+def _progress(console: Console, show: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]Ingesting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[current]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+    )
+
+
+def run_ingest(
+    settings: Settings,
+    paths: list[Path],
+    console: Console,
+    *,
+    source_name: str | None = None,
+    groups: list[str] | None = None,
+    include: str = "**/*",
+    exclude: str | None = None,
+    wait: bool = True,
+    show_progress: bool = True,
+) -> list[JobReport] | list[str]:
+    """Queue a sync per path and run or follow it. Returns reports, or the job ids when the
+    jobs were handed to a running service and `wait` is False."""
+    database = Database.from_settings(settings)
+    try:
+        job_ids = []
+        for path in paths:
+            source = register_source(
+                database,
+                path.expanduser().resolve(),
+                name=source_name,
+                groups=groups or settings.default_groups,
+                include=include,
+                exclude=exclude,
+            )
+            job_ids.append(enqueue_sync(database, source))
+        try:
+            with open_worker(settings, database, console) as worker:
+                return [_run_here(worker, job_id, console, show_progress) for job_id in job_ids]
+        except StoreInUse:
+            console.print(
+                f"Enclave is running: its worker takes the {len(job_ids)} queued job(s) "
+                f"({', '.join(job_ids)})."
+            )
+            if not wait:
+                return job_ids
+            return [_follow(database, job_id, console, show_progress) for job_id in job_ids]
+    finally:
         database.dispose()
-    if show_progress:
-        print_summary(report, console)
+
+
+def _run_here(worker: Worker, job_id: str, console: Console, show: bool) -> JobReport:
+    with _progress(console, show) as progress:
+        task = progress.add_task("ingest", total=None, chunks=0, current="")
+
+        def advance(job: Job, result: FileResult | None) -> None:
+            name = Path(result.path).name[:40] if result else ""
+            progress.update(
+                task,
+                total=job.files_total,
+                completed=job.files_done,
+                chunks=job.chunks,
+                current=name,
+            )
+
+        report = worker.run_once(job_id, advance)
+    if report is None:  # another worker (a service started meanwhile) has it: follow it
+        return _follow(worker.database, job_id, console, show)
     return report
 
 
-def print_summary(report: IngestReport, console: Console) -> None:
-    totals = report.totals()
+def _follow(database: Database, job_id: str, console: Console, show: bool) -> JobReport:
+    with _progress(console, show) as progress:
+        task = progress.add_task("ingest", total=None, chunks=0, current="queued")
+        while True:
+            with database.session() as session:
+                job = JobRepository(session).get(job_id)
+                if job is None:
+                    raise LookupError(f"job {job_id} has disappeared")
+                status, total, done, chunks = (
+                    job.status,
+                    job.files_total,
+                    job.files_done,
+                    job.chunks,
+                )
+            progress.update(task, total=total, completed=done, chunks=chunks, current=status.value)
+            if status in FINISHED:
+                break
+            time.sleep(0.5)
+    return load_report(database, job_id)
+
+
+def run_worker(settings: Settings, console: Console, once: bool) -> None:
+    """Run queued jobs: until none is left (`once`), or until interrupted."""
+    database = Database.from_settings(settings)
+    try:
+        with open_worker(settings, database, console) as worker:
+            if once:
+                while (report := worker.run_once()) is not None:
+                    console.print(f"job {report.job_id}: {report.status.value} {report.totals()}")
+                return
+            console.print(f"worker {worker.name} waiting for jobs (Ctrl-C to stop)")
+            stop = threading.Event()
+            try:
+                worker.run_forever(stop)
+            except KeyboardInterrupt:
+                stop.set()
+    finally:
+        database.dispose()
+
+
+def print_jobs(settings: Settings, console: Console, limit: int) -> None:
+    database = Database.from_settings(settings)
+    try:
+        with database.session() as session:
+            repository = JobRepository(session)
+            table = Table("job", "kind", "status", "files", "chunks", "failed", "created", "error")
+            for job in repository.list(limit=limit):
+                failed = repository.totals(job.id).get(Outcome.FAILED.value, 0)
+                table.add_row(
+                    job.id,
+                    job.kind.value,
+                    job.status.value,
+                    f"{job.files_done}/{job.files_total if job.files_total is not None else '?'}",
+                    str(job.chunks),
+                    str(failed),
+                    job.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    (job.error or "")[:60],
+                )
+        console.print(table)
+    finally:
+        database.dispose()
+
+
+def merged_json(reports: list[JobReport]) -> dict[str, object]:
+    """One summary for the batch: `job_id` is the first job's (the only one for one path)."""
+    files = [f for report in reports for f in report.as_json()["files"]]  # type: ignore[attr-defined]
+    totals = {key: 0 for key in (*SUMMARY_COLUMNS,)}
+    for report in reports:
+        for key, value in report.totals().items():
+            totals[key] = totals.get(key, 0) + value
+    return {
+        "job_id": reports[0].job_id if reports else None,
+        "job_ids": [r.job_id for r in reports],
+        "status": "failed" if any(r.status == JobStatus.FAILED for r in reports) else "succeeded",
+        "files": files,
+        "totals": totals,
+    }
+
+
+def print_summary(reports: list[JobReport], console: Console) -> None:
     table = Table(title="Ingest summary")
     for column in SUMMARY_COLUMNS:
         table.add_column(column, justify="right")
-    table.add_row(*(str(totals[column]) for column in SUMMARY_COLUMNS))
+    totals = merged_json(reports)["totals"]
+    assert isinstance(totals, dict)
+    table.add_row(*(str(totals.get(column, 0)) for column in SUMMARY_COLUMNS))
     console.print(table)
-    for result in report.failed:
-        console.print(f"[red]failed[/red] {result.path}: {result.error}")
-    for missing in report.missing:
-        console.print(f"[yellow]not found[/yellow] {missing}")
+    for report in reports:
+        if report.error:
+            console.print(f"[red]job {report.job_id} failed:[/red] {report.error}")
+        for result in report.failed:
+            console.print(f"[red]failed[/red] {result.path}: {result.error}")

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
         256, ge=32, description="Upper bound in embedder tokens (capped at what it reads)."
     )
     default_groups: list[str] = Field(default_factory=lambda: ["public"])
+    max_file_mb: float = Field(200, gt=0, description="Larger files are recorded as too large.")
+    parse_timeout_seconds: float = Field(120, gt=0, description="A parser taking longer fails.")
+    job_stale_seconds: float = Field(
+        60, gt=0, description="A running job silent this long is taken over (its worker died)."
+    )
+    embedded_worker: bool = Field(
+        True, description="`enclave serve` also runs ingestion jobs (uploads, handed-off syncs)."
+    )
 
     auto_migrate: bool = Field(
         True, description="Apply database migrations when ingest or serve starts."

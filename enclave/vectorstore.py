@@ -4,8 +4,10 @@ The same code runs against the embedded on-disk store (default) and a Qdrant ser
 cluster (`ENCLAVE_QDRANT_URL`): only how the client is built differs.
 """
 
+import threading
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,10 @@ DENSE_VECTOR = "dense"
 KEYWORD_INDEXES = ("document_id", "groups", "source", "file_type")
 _POINT_NAMESPACE = uuid.UUID("5d1f0a8e-5c2b-4a55-9a44-8f6f1c2e7b10")
 _UPSERT_BATCH = 256
+
+
+class StoreInUse(ConfigurationError):
+    """The embedded store is open in another process (usually `enclave serve`)."""
 
 
 def point_id(document_id: str, ordinal: int) -> str:
@@ -97,6 +103,11 @@ class VectorStore:
         self.collection = collection
         # Local mode scans every point and has no payload indexes to build.
         self.embedded = embedded
+        # Local mode keeps points in numpy arrays that an upsert may resize under a reader:
+        # the in-process worker and request threads take turns. A server needs no lock.
+        self._lock: AbstractContextManager[object] = (
+            threading.RLock() if embedded else nullcontext()
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "VectorStore":
@@ -113,7 +124,7 @@ class VectorStore:
             except RuntimeError as error:
                 if "already accessed" not in str(error):
                     raise
-                raise ConfigurationError(
+                raise StoreInUse(
                     f"The embedded index at {settings.qdrant_path} is open in another Enclave "
                     "process (is `enclave serve` running?). Stop that process first, or run a "
                     "Qdrant server and set ENCLAVE_QDRANT_URL so several processes can share it."
@@ -153,15 +164,16 @@ class VectorStore:
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         for start in range(0, len(chunks), _UPSERT_BATCH):
             batch = chunks[start : start + _UPSERT_BATCH]
-            self.client.upsert(
-                self.collection,
-                points=models.Batch(
-                    ids=[point_id(c.document_id, c.ordinal) for c in batch],
-                    vectors={DENSE_VECTOR: vectors[start : start + _UPSERT_BATCH].tolist()},
-                    payloads=[c.payload() for c in batch],
-                ),
-                wait=True,
-            )
+            with self._lock:
+                self.client.upsert(
+                    self.collection,
+                    points=models.Batch(
+                        ids=[point_id(c.document_id, c.ordinal) for c in batch],
+                        vectors={DENSE_VECTOR: vectors[start : start + _UPSERT_BATCH].tolist()},
+                        payloads=[c.payload() for c in batch],
+                    ),
+                    wait=True,
+                )
 
     def delete_document(self, document_id: str) -> None:
         self._delete(_document_filter(document_id))
@@ -172,23 +184,46 @@ class VectorStore:
         self._delete(_document_filter(document_id, from_ordinal=ordinal))
 
     def _delete(self, selector: models.Filter) -> None:
-        self.client.delete(
-            self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
-        )
+        with self._lock:
+            self.client.delete(
+                self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
+            )
 
     def search(self, vector: Vectors, limit: int) -> list[Hit]:
-        response = self.client.query_points(
-            self.collection,
-            query=vector.tolist(),
-            using=DENSE_VECTOR,
-            limit=limit,
-            with_payload=True,
-        )
+        with self._lock:
+            response = self.client.query_points(
+                self.collection,
+                query=vector.tolist(),
+                using=DENSE_VECTOR,
+                limit=limit,
+                with_payload=True,
+            )
         return [Hit.from_point(point) for point in response.points]
 
     def count(self, document_id: str | None = None) -> int:
         selector = _document_filter(document_id) if document_id else None
-        return self.client.count(self.collection, count_filter=selector, exact=True).count
+        with self._lock:
+            return self.client.count(self.collection, count_filter=selector, exact=True).count
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Points per document id across the whole collection: to audit the index against
+        the documents table (no orphans, nothing missing)."""
+        counts: dict[str, int] = {}
+        offset = None
+        while True:
+            with self._lock:
+                points, offset = self.client.scroll(
+                    self.collection,
+                    limit=1024,
+                    offset=offset,
+                    with_payload=["document_id"],
+                    with_vectors=False,
+                )
+            for point in points:
+                document_id = str((point.payload or {}).get("document_id", ""))
+                counts[document_id] = counts.get(document_id, 0) + 1
+            if offset is None:
+                return counts
 
     def ping(self) -> bool:
         return self.client.collection_exists(self.collection)

@@ -1,26 +1,35 @@
-"""The ingestion pipeline: bring the index in line with the files under the given paths.
+"""The per-file ingestion pipeline: parse → chunk → embed → upsert → record.
 
-For each file: skip it if unchanged (size + mtime, then content hash), else parse → chunk →
-embed → upsert its points (deterministic ids overwrite the previous version in place) → drop
-points left over from a longer previous version → record it. Files that disappeared from a
-walked folder are removed from the index and the database. A file that fails is recorded
-with its reason and the others go on.
+`Ingestor.ingest_file` brings one file's chunks in line with its current content:
+- unchanged files are skipped without parsing (size + mtime, then the content hash);
+- a changed file's points are overwritten in place (deterministic ids), then the points
+  left over from a longer previous version are deleted — after the call no query sees the
+  old and new versions together;
+- a file that cannot be read is recorded as failed with its reason, and its old chunks are
+  taken out (the index must not answer from a version that no longer exists).
+Jobs (ingest/worker.py) decide which files to pass here and which documents have vanished.
 """
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from enclave.db import Database, Document, DocumentStatus
+from enclave.db import Database, Document, DocumentStatus, Source
 from enclave.db.documents import DocumentRepository
 from enclave.embedder import Embedder
+from enclave.settings import Settings
 from enclave.vectorstore import ChunkRecord, VectorStore
 from ingest.chunking import Chunk, chunk_document
-from ingest.discovery import discover
-from ingest.parsing import ParseError, document_title, parse_file
+from ingest.parsing import (
+    DEFAULT_MAX_BYTES,
+    ParsedPart,
+    ParseError,
+    document_title,
+    parse_file,
+)
 
 
 class Outcome(StrEnum):
@@ -40,34 +49,13 @@ class FileResult:
     document_id: str | None = None
 
 
-@dataclass
-class IngestReport:
-    files: list[FileResult] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class FileState:
+    """What is known about a file on disk before deciding whether to re-index it."""
 
-    def totals(self) -> dict[str, int]:
-        totals = {outcome.value: 0 for outcome in Outcome}
-        for result in self.files:
-            totals[result.status.value] += 1
-        totals["chunks"] = sum(r.chunks for r in self.files if r.status != Outcome.DELETED)
-        return totals
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "files": [
-                {"path": r.path, "status": r.status.value, "chunks": r.chunks, "error": r.error}
-                for r in self.files
-            ],
-            "totals": self.totals(),
-            "missing": self.missing,
-        }
-
-    @property
-    def failed(self) -> list[FileResult]:
-        return [r for r in self.files if r.status == Outcome.FAILED]
-
-
-ProgressCallback = Callable[[FileResult], None]
+    path: Path
+    size: int
+    mtime: float
 
 
 def file_digest(path: Path) -> str:
@@ -76,6 +64,20 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A file whose content is new or changed: it must be parsed and indexed."""
+
+    state: FileState
+    digest: str
+    known_id: str | None
+    was_indexed: bool
+
+
+def attachment_path(path: str, name: str) -> str:
+    return f"{path}#{name}"
 
 
 class Ingestor:
@@ -87,162 +89,236 @@ class Ingestor:
         *,
         max_chunk_tokens: int,
         default_groups: Sequence[str] = ("public",),
+        max_file_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.database = database
         self.store = store
         self.embedder = embedder
         self.max_chunk_tokens = min(max_chunk_tokens, embedder.max_tokens)
         self.default_groups = list(default_groups)
+        self.max_file_bytes = max_file_bytes
         store.ensure_collection(embedder.dimension)
 
-    def ingest(
-        self,
-        paths: Sequence[Path],
-        on_file: ProgressCallback | None = None,
-        on_discovered: Callable[[int], None] | None = None,
-    ) -> IngestReport:
-        found = discover(paths)
-        report = IngestReport(missing=[str(p) for p in found.missing])
-        if on_discovered:
-            on_discovered(len(found.files))
-        for path in found.files:
-            result = self.ingest_file(path)
-            report.files.append(result)
-            if on_file:
-                on_file(result)
-        present = {str(p) for p in found.files}
-        for folder in found.folders:
-            for result in self.remove_vanished(folder, present):
-                report.files.append(result)
-                if on_file:
-                    on_file(result)
-        return report
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, database: Database, store: VectorStore, embedder: Embedder
+    ) -> "Ingestor":
+        return cls(
+            database,
+            store,
+            embedder,
+            max_chunk_tokens=settings.chunk_max_tokens,
+            default_groups=settings.default_groups,
+            max_file_bytes=int(settings.max_file_mb * 1024 * 1024),
+        )
 
-    def ingest_file(self, path: Path) -> FileResult:
-        source = str(path)
+    def ingest_file(self, path: Path, source: Source | None = None) -> list[FileResult]:
+        """Check, parse and index one file in this process. The file's own result is last;
+        email attachments come before it as documents of their own."""
+        checked = self.check(path, source)
+        if isinstance(checked, FileResult):
+            return [checked]
+        return self.index(checked, self.parse(checked), source)
+
+    def check(self, path: Path, source: Source | None = None) -> "FileResult | Pending":
+        """Decide without parsing: unchanged (size + mtime, then the content hash) → its
+        result; otherwise what indexing needs. Unreadable → a failure result."""
         try:
             stat = path.stat()
-            with self.database.session() as session:
-                known = DocumentRepository(session).by_path(source)
-                if known and _unchanged_by_stat(known, stat.st_size, stat.st_mtime):
-                    return FileResult(source, Outcome.UNCHANGED, known.chunk_count, None, known.id)
+            state = FileState(path, stat.st_size, stat.st_mtime)
+            known = self._known(str(path))
+            if known and _unchanged_by_stat(known, state):
+                return self._unchanged(known, source)
             digest = file_digest(path)
-            if known and known.status == DocumentStatus.INDEXED and known.content_hash == digest:
-                self._touch(known.id, stat.st_size, stat.st_mtime)
-                return FileResult(source, Outcome.UNCHANGED, known.chunk_count, None, known.id)
-            document_id = known.id if known else None
-            document_id, chunks = self._index(
-                path, document_id, digest, stat.st_size, stat.st_mtime
-            )
-        except (ParseError, OSError) as error:
-            return self._record_failure(path, str(error))
-        status = (
-            Outcome.UPDATED if known and known.status == DocumentStatus.INDEXED else Outcome.ADDED
-        )
-        return FileResult(source, status, chunks, None, document_id)
+        except OSError as error:
+            return self._record_failure(str(path), path, f"cannot read: {error}", source)
+        if known and known.status == DocumentStatus.INDEXED and known.content_hash == digest:
+            return self._unchanged(known, source, state)
+        was_indexed = known is not None and known.status == DocumentStatus.INDEXED
+        return Pending(state, digest, known.id if known else None, was_indexed)
 
-    def _index(
-        self, path: Path, document_id: str | None, digest: str, size: int, mtime: float
-    ) -> tuple[str, int]:
-        elements = parse_file(path)
-        title = document_title(elements, path)
-        chunks = chunk_document(elements, title, self.embedder, self.max_chunk_tokens)
-        if not chunks:
-            raise ParseError(
-                "no text could be extracted (empty file, or a scan without a text layer)"
+    def parse(self, pending: Pending) -> "list[ParsedPart] | ParseError":
+        """Parse in this process (the worker uses a process pool instead)."""
+        try:
+            return parse_file(pending.state.path, max_bytes=self.max_file_bytes)
+        except ParseError as error:
+            return error
+
+    def index(
+        self, pending: Pending, parsed: "list[ParsedPart] | ParseError", source: Source | None
+    ) -> list[FileResult]:
+        path = pending.state.path
+        if isinstance(parsed, ParseError):
+            return [self._record_failure(str(path), path, str(parsed), source)]
+        main, attachments = parsed[0], parsed[1:]
+        parent_id = self._ensure_document(str(path), source)
+        results = [
+            self._index_part(
+                attachment_path(str(path), part.name), part, pending, source, parent_id
             )
+            for part in attachments
+        ]
+        self._drop_children(parent_id, keep={r.path for r in results})
+        outcome = self._index_part(str(path), main, pending, source, None)
+        if outcome.status != Outcome.FAILED:
+            status = Outcome.UPDATED if pending.was_indexed else Outcome.ADDED
+            outcome = FileResult(outcome.path, status, outcome.chunks, None, outcome.document_id)
+        return [*results, outcome]
+
+    def _index_part(
+        self,
+        document_path: str,
+        part: ParsedPart,
+        pending: Pending,
+        source: Source | None,
+        parent_id: str | None,
+    ) -> FileResult:
+        path = pending.state.path
+        if part.error:
+            return self._record_failure(document_path, path, part.error, source, parent_id)
+        title = part.title or document_title(part.elements, path)
+        chunks = chunk_document(part.elements, title, self.embedder, self.max_chunk_tokens)
+        if not chunks:
+            reason = "no text could be extracted (empty, or a scan without a text layer)"
+            return self._record_failure(document_path, path, reason, source, parent_id)
         vectors = self.embedder.embed_documents([chunk.embed_text for chunk in chunks])
         with self.database.session() as session:
             repository = DocumentRepository(session)
-            document = repository.get(document_id) if document_id else None
-            if document is None:
-                document = repository.add(
-                    Document(
-                        source_path=str(path), groups=self.default_groups, size=size, mtime=mtime
-                    )
-                )
+            document = repository.by_path(document_path) or repository.add(
+                Document(source_path=document_path)
+            )
+            document.groups = self._groups(source)
+            document.source_id = source.id if source else document.source_id
+            document.parent_id = parent_id
             # Points first, then the row: a crash in between leaves a row that still says
             # "re-index me" (old hash), never a row that claims chunks the index lacks.
-            records = [self._record(document, title, chunk, path) for chunk in chunks]
+            records = [_record(document, title, chunk, path) for chunk in chunks]
             self.store.upsert(records, vectors)
             self.store.delete_chunks_from(document.id, len(chunks))
             document.title = title
-            document.file_type = path.suffix.lower().lstrip(".")
-            document.content_hash = digest
-            document.size = size
-            document.mtime = mtime
+            document.file_type = _file_type(Path(document_path))
+            document.content_hash = pending.digest
+            document.size, document.mtime = pending.state.size, pending.state.mtime
             document.status = DocumentStatus.INDEXED
             document.error = None
             document.chunk_count = len(chunks)
             document.indexed_at = datetime.now(UTC)
-            return document.id, len(chunks)
+            return FileResult(document_path, Outcome.ADDED, len(chunks), None, document.id)
 
-    @staticmethod
-    def _record(document: Document, title: str, chunk: Chunk, path: Path) -> ChunkRecord:
-        return ChunkRecord(
-            document_id=document.id,
-            ordinal=chunk.ordinal,
-            text=chunk.text,
-            title=title,
-            source=str(path),
-            page=chunk.page,
-            heading=chunk.heading,
-            file_type=path.suffix.lower().lstrip("."),
-            groups=document.groups or ["public"],
-        )
-
-    def _touch(self, document_id: str, size: int, mtime: float) -> None:
+    def _known(self, source_path: str) -> Document | None:
         with self.database.session() as session:
-            document = DocumentRepository(session).get(document_id)
-            if document:
-                document.size, document.mtime = size, mtime
+            return DocumentRepository(session).by_path(source_path)
 
-    def _record_failure(self, path: Path, reason: str) -> FileResult:
-        """Mark the document failed and take its old chunks out: the index must not answer
-        from a version of the file that no longer exists."""
-        source = str(path)
+    def _groups(self, source: Source | None) -> list[str]:
+        return list(source.groups) if source and source.groups else self.default_groups
+
+    def _ensure_document(self, document_path: str, source: Source | None) -> str:
         with self.database.session() as session:
             repository = DocumentRepository(session)
-            document = repository.by_path(source) or repository.add(
-                Document(source_path=source, groups=self.default_groups)
+            document = repository.by_path(document_path) or repository.add(
+                Document(source_path=document_path, groups=self._groups(source))
+            )
+            document.source_id = source.id if source else document.source_id
+            return document.id
+
+    def _unchanged(
+        self, known: Document, source: Source | None, state: FileState | None = None
+    ) -> FileResult:
+        """Same content: refresh size/mtime (so the next run takes the fast path) and the
+        owning source, without touching the index."""
+        with self.database.session() as session:
+            document = DocumentRepository(session).get(known.id)
+            if document is not None:
+                if state is not None:
+                    document.size, document.mtime = state.size, state.mtime
+                if source is not None:
+                    document.source_id = source.id
+        return FileResult(known.source_path, Outcome.UNCHANGED, known.chunk_count, None, known.id)
+
+    def _record_failure(
+        self,
+        document_path: str,
+        path: Path,
+        reason: str,
+        source: Source | None,
+        parent_id: str | None = None,
+    ) -> FileResult:
+        """Mark the document failed and take its chunks (and its attachments) out: the index
+        must not answer from a version of the file that no longer exists."""
+        with self.database.session() as session:
+            repository = DocumentRepository(session)
+            document = repository.by_path(document_path) or repository.add(
+                Document(source_path=document_path, groups=self._groups(source))
             )
             self.store.delete_document(document.id)
+            document.source_id = source.id if source else document.source_id
+            document.parent_id = parent_id
             document.status = DocumentStatus.FAILED
             document.error = reason
             document.chunk_count = 0
             document.content_hash = None
-            document.file_type = path.suffix.lower().lstrip(".")
-            document.title = document.title or path.name
-            return FileResult(source, Outcome.FAILED, 0, reason, document.id)
+            document.file_type = _file_type(Path(document_path))
+            document.title = document.title or Path(document_path).name
+            document_id = document.id
+        if parent_id is None:
+            self._drop_children(document_id, keep=set())
+        return FileResult(document_path, Outcome.FAILED, 0, reason, document_id)
 
-    def remove_vanished(self, folder: Path, present: set[str]) -> list[FileResult]:
-        removed = []
+    def _drop_children(self, parent_id: str, keep: set[str]) -> None:
         with self.database.session() as session:
             repository = DocumentRepository(session)
-            for document in repository.under(folder):
-                if document.source_path in present:
-                    continue
-                self.store.delete_document(document.id)
-                repository.delete(document)
-                removed.append(
-                    FileResult(document.source_path, Outcome.DELETED, 0, None, document.id)
-                )
-        return removed
+            for child in repository.children(parent_id):
+                if child.source_path not in keep:
+                    self.store.delete_document(child.id)
+                    repository.delete(child)
+
+    def remove_vanished(self, source: Source, present: set[str]) -> list[FileResult]:
+        """Delete the source's documents whose file is no longer among `present`."""
+        gone = []
+        with self.database.session() as session:
+            for document in DocumentRepository(session).of_source(source.id):
+                if document.source_path not in present:
+                    gone.append((document.id, document.source_path))
+        for document_id, _ in gone:
+            self.delete_document(document_id)
+        return [FileResult(p, Outcome.DELETED, 0, None, i) for i, p in gone]
 
     def delete_document(self, document_id: str) -> bool:
+        """Remove a document, and its attachments, from the index and the database."""
         with self.database.session() as session:
             repository = DocumentRepository(session)
             document = repository.get(document_id)
             if document is None:
                 return False
+            for child in repository.children(document.id):
+                self.store.delete_document(child.id)
+                repository.delete(child)
             self.store.delete_document(document.id)
             repository.delete(document)
             return True
 
 
-def _unchanged_by_stat(document: Document, size: int, mtime: float) -> bool:
+def _record(document: Document, title: str, chunk: Chunk, path: Path) -> ChunkRecord:
+    return ChunkRecord(
+        document_id=document.id,
+        ordinal=chunk.ordinal,
+        text=chunk.text,
+        title=title,
+        source=str(path),
+        page=chunk.page,
+        heading=chunk.heading,
+        file_type=_file_type(path),
+        groups=document.groups or ["public"],
+    )
+
+
+def _file_type(path: Path) -> str:
+    return path.suffix.lower().lstrip(".")
+
+
+def _unchanged_by_stat(document: Document, state: FileState) -> bool:
     return (
         document.status == DocumentStatus.INDEXED
-        and document.size == size
-        and document.mtime == mtime
+        and document.size == state.size
+        and document.mtime == state.mtime
     )

@@ -13,6 +13,7 @@ from enclave.embedder import Embedder
 from enclave.settings import Settings
 from enclave.vectorstore import VectorStore, point_id
 from ingest.pipeline import Ingestor, Outcome
+from ingest.worker import JobReport, Worker, sync_now
 from tests.conftest import SAMPLES
 from tests.docs_factory import write_corrupt_pdf, write_text_pdf
 
@@ -22,6 +23,11 @@ def ingestor(
     settings: Settings, database: Database, store: VectorStore, embedder: Embedder
 ) -> Ingestor:
     return Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
+
+
+@pytest.fixture
+def worker(database: Database, ingestor: Ingestor) -> Worker:
+    return Worker(database, ingestor)
 
 
 @pytest.fixture
@@ -44,17 +50,17 @@ def folder(tmp_path: Path) -> Path:
     return docs
 
 
-def statuses(report: object) -> dict[str, Outcome]:
-    return {Path(r.path).name: r.status for r in report.files}  # type: ignore[attr-defined]
+def statuses(report: JobReport) -> dict[str, Outcome]:
+    return {Path(r.path).name: r.status for r in report.files}
 
 
 def test_ingests_a_folder_and_records_documents(
-    ingestor: Ingestor, folder: Path, database: Database, store: VectorStore
+    worker: Worker, folder: Path, database: Database, store: VectorStore
 ) -> None:
-    report = ingestor.ingest([folder])
+    report = sync_now(worker, folder)
     assert statuses(report) == {n: Outcome.ADDED for n in ("alpha.md", "beta.txt", "gamma.pdf")}
     with database.session() as session:
-        documents = DocumentRepository(session).list()
+        documents = DocumentRepository(session).page()
         assert {Path(d.source_path).name for d in documents} == {
             "alpha.md",
             "beta.txt",
@@ -72,7 +78,7 @@ def test_text_pdf_yields_chunks_with_page_numbers(
     ingestor: Ingestor, folder: Path, store: VectorStore, embedder: Embedder
 ) -> None:
     """Guards against the parser silently returning nothing (e.g. a missing spaCy model)."""
-    result = ingestor.ingest_file(folder / "gamma.pdf")
+    result = ingestor.ingest_file(folder / "gamma.pdf")[-1]
     assert result.status == Outcome.ADDED and result.chunks >= 2
     hits = store.search(embedder.embed_query("When is the gamma audit due?"), limit=1)
     assert "audit is due in May" in hits[0].text
@@ -80,45 +86,45 @@ def test_text_pdf_yields_chunks_with_page_numbers(
 
 
 def test_reingest_unchanged_folder_is_idempotent(
-    ingestor: Ingestor, folder: Path, store: VectorStore
+    worker: Worker, folder: Path, store: VectorStore
 ) -> None:
-    first = ingestor.ingest([folder])
+    first = sync_now(worker, folder)
     points = store.count()
-    second = ingestor.ingest([folder])
+    second = sync_now(worker, folder)
     assert set(statuses(second).values()) == {Outcome.UNCHANGED}
     assert store.count() == points
     assert second.totals()["chunks"] == first.totals()["chunks"]
 
 
 def test_touched_but_identical_file_is_not_reparsed(
-    ingestor: Ingestor, folder: Path, store: VectorStore
+    ingestor: Ingestor, worker: Worker, folder: Path, store: VectorStore
 ) -> None:
-    ingestor.ingest([folder])
+    sync_now(worker, folder)
     path = folder / "beta.txt"
     stat = path.stat()
     os.utime(path, (stat.st_atime + 100, stat.st_mtime + 100))
-    result = ingestor.ingest_file(path)
+    result = ingestor.ingest_file(path)[-1]
     assert result.status == Outcome.UNCHANGED  # content hash confirmed it
 
 
 def test_changed_file_replaces_its_chunks(
-    ingestor: Ingestor, folder: Path, store: VectorStore, embedder: Embedder
+    ingestor: Ingestor, worker: Worker, folder: Path, store: VectorStore, embedder: Embedder
 ) -> None:
-    ingestor.ingest([folder])
+    sync_now(worker, folder)
     path = folder / "alpha.md"
-    before = ingestor.ingest_file(path)
+    before = ingestor.ingest_file(path)[-1]
     long_text = "\n\n".join(
         f"## Section {i}\n\n"
         + " ".join(f"Alpha milestone {i} item {j} is tracked." for j in range(40))
         for i in range(6)
     )
     path.write_text("# Alpha project\n\n" + long_text)
-    grown = ingestor.ingest_file(path)
+    grown = ingestor.ingest_file(path)[-1]
     assert grown.status == Outcome.UPDATED and grown.chunks > before.chunks
     assert store.count(grown.document_id) == grown.chunks
 
     path.write_text("# Alpha project\n\nThe alpha project was cancelled in April.\n")
-    shrunk = ingestor.ingest_file(path)
+    shrunk = ingestor.ingest_file(path)[-1]
     assert shrunk.status == Outcome.UPDATED
     assert shrunk.document_id == before.document_id  # same document, new content
     assert store.count(shrunk.document_id) == shrunk.chunks  # no leftovers from the long version
@@ -128,13 +134,13 @@ def test_changed_file_replaces_its_chunks(
 
 
 def test_deleted_file_is_removed_on_reingest(
-    ingestor: Ingestor, folder: Path, store: VectorStore, database: Database
+    worker: Worker, folder: Path, store: VectorStore, database: Database
 ) -> None:
-    first = ingestor.ingest([folder])
+    first = sync_now(worker, folder)
     beta_id = next(r.document_id for r in first.files if r.path.endswith("beta.txt"))
     assert beta_id and store.count(beta_id) > 0
     (folder / "beta.txt").unlink()
-    second = ingestor.ingest([folder])
+    second = sync_now(worker, folder)
     assert statuses(second)["beta.txt"] == Outcome.DELETED
     assert store.count(beta_id) == 0
     with database.session() as session:
@@ -143,17 +149,17 @@ def test_deleted_file_is_removed_on_reingest(
     other = folder.parent / "other"
     other.mkdir()
     (other / "x.txt").write_text("Unrelated note about the delta team.")
-    third = ingestor.ingest([other])
+    third = sync_now(worker, other)
     assert Outcome.DELETED not in set(statuses(third).values())
     assert store.count() == second.totals()["chunks"] + third.totals()["chunks"]
 
 
 def test_corrupt_pdf_fails_alone_with_a_reason(
-    ingestor: Ingestor, folder: Path, database: Database
+    worker: Worker, folder: Path, database: Database
 ) -> None:
     write_corrupt_pdf(folder / "broken.pdf")
     (folder / "empty.txt").write_text("")
-    report = ingestor.ingest([folder])
+    report = sync_now(worker, folder)
     outcome = statuses(report)
     assert outcome["broken.pdf"] == Outcome.FAILED
     assert outcome["empty.txt"] == Outcome.FAILED
@@ -170,9 +176,9 @@ def test_corrupt_pdf_fails_alone_with_a_reason(
 def test_file_that_breaks_later_loses_its_old_chunks(
     ingestor: Ingestor, folder: Path, store: VectorStore
 ) -> None:
-    good = ingestor.ingest_file(folder / "gamma.pdf")
+    good = ingestor.ingest_file(folder / "gamma.pdf")[-1]
     write_corrupt_pdf(folder / "gamma.pdf")
-    broken = ingestor.ingest_file(folder / "gamma.pdf")
+    broken = ingestor.ingest_file(folder / "gamma.pdf")[-1]
     assert broken.status == Outcome.FAILED and broken.document_id == good.document_id
     assert store.count(good.document_id) == 0
 
@@ -183,11 +189,11 @@ def test_point_ids_are_deterministic() -> None:
 
 
 def test_every_sample_format_is_ingested(
-    ingestor: Ingestor, tmp_path: Path, store: VectorStore
+    worker: Worker, tmp_path: Path, store: VectorStore
 ) -> None:
     samples = tmp_path / "samples"
     shutil.copytree(SAMPLES, samples, ignore=shutil.ignore_patterns("*.py"))
-    report = ingestor.ingest([samples])
+    report = sync_now(worker, samples)
     assert not report.failed, report.failed
     assert {Path(r.path).suffix for r in report.files} >= {".md", ".html", ".docx", ".pdf", ".txt"}
     assert all(r.chunks > 0 for r in report.files)

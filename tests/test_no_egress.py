@@ -15,6 +15,7 @@ from enclave.embedder import Embedder
 from enclave.offline import OFFLINE_ENVIRONMENT
 from enclave.vectorstore import VectorStore
 from ingest.pipeline import Ingestor
+from ingest.worker import Worker, sync_now
 from tests.conftest import SAMPLES, make_settings
 from tests.egress_guard import EgressBlocked, EgressGuard
 
@@ -46,7 +47,8 @@ def test_ingest_search_and_ask_make_no_outbound_connection(
     upgrade(settings.database_url)
     database = Database.from_settings(settings)
     store = VectorStore.from_settings(settings)
-    report = Ingestor(database, store, embedder, max_chunk_tokens=256).ingest([SAMPLES])
+    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=256)
+    report = sync_now(Worker(database, ingestor), SAMPLES)
     store.close()
     database.dispose()
     assert report.totals()["chunks"] > 0 and not report.failed

@@ -15,6 +15,7 @@ from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.vectorstore import VectorStore
 from ingest.pipeline import Ingestor
+from ingest.worker import Worker, sync_now
 from tests.conftest import SAMPLES, make_settings
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,8 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     settings = make_settings(root / "var", llm_temperature=0.0, llm_max_tokens=96)
     upgrade(settings.database_url)
     database, store = Database.from_settings(settings), VectorStore.from_settings(settings)
-    Ingestor(database, store, embedder, max_chunk_tokens=256).ingest([root / "samples"])
+    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=256)
+    sync_now(Worker(database, ingestor), root / "samples")
     store.close()
     database.dispose()
     services = Services.build(settings, embedder=embedder)

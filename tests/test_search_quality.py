@@ -12,6 +12,7 @@ from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.vectorstore import VectorStore
 from ingest.pipeline import Ingestor
+from ingest.worker import Worker, sync_now
 from tests.conftest import SAMPLES, make_settings
 from tests.sample_questions import SAMPLE_QUESTIONS
 
@@ -24,9 +25,8 @@ def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> I
     upgrade(settings.database_url)
     database = Database.from_settings(settings)
     store = VectorStore.from_settings(settings)
-    Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens).ingest(
-        [root / "samples"]
-    )
+    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
+    sync_now(Worker(database, ingestor), root / "samples")
     yield Retriever(embedder, store)
     store.close()
     database.dispose()

@@ -1,12 +1,23 @@
 """Queries on the documents table, kept out of the pipeline and the handlers."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from enclave.db.models import Document, DocumentStatus
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    status: DocumentStatus | None = None
+    source_id: str | None = None
+    file_type: str | None = None
+    text: str | None = None  # in the title or the path
+    limit: int = 50
+    offset: int = 0
 
 
 class DocumentRepository:
@@ -27,10 +38,40 @@ class DocumentRepository:
             select(Document).where(Document.source_path.like(escaped + "%", escape="\\"))
         ).all()
 
-    def list(self, limit: int = 100, offset: int = 0) -> Sequence[Document]:
+    def of_source(self, source_id: str) -> Sequence[Document]:
+        """The source's files (attachments are reached through their parent)."""
+        return self.session.scalars(
+            select(Document).where(Document.source_id == source_id, Document.parent_id.is_(None))
+        ).all()
+
+    def children(self, parent_id: str) -> Sequence[Document]:
+        return self.session.scalars(select(Document).where(Document.parent_id == parent_id)).all()
+
+    def page(self, limit: int = 100, offset: int = 0) -> Sequence[Document]:
         return self.session.scalars(
             select(Document).order_by(Document.source_path).limit(limit).offset(offset)
         ).all()
+
+    def search(self, filters: DocumentFilter) -> tuple[list[Document], int]:
+        """A page of documents matching `filters`, and how many match in all."""
+        query = select(Document)
+        if filters.status is not None:
+            query = query.where(Document.status == filters.status)
+        if filters.source_id:
+            query = query.where(Document.source_id == filters.source_id)
+        if filters.file_type:
+            query = query.where(Document.file_type == filters.file_type.lower().lstrip("."))
+        if filters.text:
+            pattern = f"%{filters.text.lower()}%"
+            query = query.where(
+                func.lower(Document.title).like(pattern)
+                | func.lower(Document.source_path).like(pattern)
+            )
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        page = self.session.scalars(
+            query.order_by(Document.source_path).limit(filters.limit).offset(filters.offset)
+        ).all()
+        return list(page), total
 
     def count_by_status(self) -> dict[DocumentStatus, int]:
         rows = self.session.execute(

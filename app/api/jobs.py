@@ -1,0 +1,31 @@
+"""Ingestion jobs and their progress."""
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+
+from app.library import Library
+from app.schemas import JobOut
+
+
+class JobController(Controller):
+    path = "/api/jobs"
+    tags = ["jobs"]
+
+    @get("/{job_id:str}", sync_to_thread=True)
+    def show(self, library: Library, job_id: str) -> JobOut:
+        """A job's progress: files done of total, chunks, outcomes and per-file errors."""
+        found = library.job(job_id)
+        if found is None:
+            raise NotFoundException(f"no job {job_id}")
+        job, totals, errors = found
+        return JobOut.from_model(job, totals, errors)
+
+    @get(sync_to_thread=True)
+    def list_jobs(
+        self, library: Library, limit: Annotated[int, Parameter(ge=1, le=200)] = 20
+    ) -> list[JobOut]:
+        """Recent jobs, newest first."""
+        return [JobOut.from_model(job, None, None) for job in library.jobs(limit)]

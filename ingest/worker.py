@@ -1,0 +1,259 @@
+"""Run ingestion jobs from the database queue.
+
+A worker claims a job, lists its files (a SYNC job walks the source; an UPLOAD job has its
+files listed), indexes each file it has not recorded yet, and — for a SYNC — removes the
+source's documents whose files have gone. A heartbeat thread keeps the claim alive; a job
+whose worker dies is claimed again after `stale_after` and resumes where it stopped.
+Because point ids are deterministic and a file's row is updated only after its points are
+written, redoing a half-indexed file leaves exactly its current chunks.
+"""
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from enclave.db import Database, Job, JobFile, JobKind, JobStatus, Source
+from enclave.db.jobs import JobRepository, SourceRepository
+from enclave.db.models import utcnow
+from ingest.pipeline import FileResult, Ingestor, Outcome
+from ingest.sources import source_files
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobReport:
+    """A finished (or failed) job: what happened to each file, and the totals."""
+
+    job_id: str
+    status: JobStatus
+    files: list[FileResult] = field(default_factory=list)
+    error: str | None = None
+
+    def totals(self) -> dict[str, int]:
+        totals = {outcome.value: 0 for outcome in Outcome}
+        for result in self.files:
+            totals[result.status.value] += 1
+        totals["chunks"] = sum(r.chunks for r in self.files if r.status != Outcome.DELETED)
+        return totals
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.files if r.status == Outcome.FAILED]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "job_id": self.job_id,
+            "status": self.status.value,
+            "error": self.error,
+            "files": [
+                {"path": r.path, "status": r.status.value, "chunks": r.chunks, "error": r.error}
+                for r in self.files
+            ],
+            "totals": self.totals(),
+        }
+
+
+def load_report(database: Database, job_id: str) -> JobReport:
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise KeyError(job_id)
+        rows = session.scalars(
+            select(JobFile).where(JobFile.job_id == job_id).order_by(JobFile.id)
+        ).all()
+        files = [
+            FileResult(r.path, Outcome(r.outcome), r.chunks, r.error, r.document_id) for r in rows
+        ]
+        return JobReport(job.id, job.status, files, job.error)
+
+
+ProgressCallback = Callable[[Job, FileResult | None], None]
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        ingestor: Ingestor,
+        *,
+        name: str | None = None,
+        stale_after: timedelta = timedelta(seconds=60),
+        heartbeat_every: float = 5.0,
+    ) -> None:
+        self.database = database
+        self.ingestor = ingestor
+        self.name = name or default_worker_name()
+        self.stale_after = stale_after
+        self.heartbeat_every = heartbeat_every
+
+    def run_once(
+        self, job_id: str | None = None, on_progress: ProgressCallback | None = None
+    ) -> JobReport | None:
+        """Claim one job (the given one, or the oldest) and run it; None if none was free."""
+        with self.database.session() as session:
+            job = JobRepository(session).claim(self.name, self.stale_after, job_id)
+            claimed = job.id if job else None
+        if claimed is None:
+            return None
+        return self.run(claimed, on_progress)
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                if self.run_once() is None:
+                    stop.wait(poll_seconds)
+            except Exception:  # keep the worker alive; the job records its own error
+                log.exception("ingestion worker iteration failed")
+                stop.wait(poll_seconds)
+
+    def run(self, job_id: str, on_progress: ProgressCallback | None = None) -> JobReport:
+        """Run a job this worker has claimed."""
+        with self._heartbeat(job_id):
+            try:
+                self._process(job_id, on_progress)
+                error = None
+            except Exception as failure:
+                log.exception("job %s failed", job_id)
+                error = f"{type(failure).__name__}: {failure}"
+            with self.database.session() as session:
+                job = session.get(Job, job_id)
+                if job is not None and job.worker == self.name:
+                    JobRepository(session).finish(job, error)
+                    if error is None and job.kind == JobKind.SYNC:
+                        source = session.get(Source, job.source_id)
+                        if source is not None:
+                            source.last_synced_at = utcnow()
+        return load_report(self.database, job_id)
+
+    def _process(self, job_id: str, on_progress: ProgressCallback | None) -> None:
+        with self.database.session() as session:
+            job = session.get(Job, job_id)
+            source = session.get(Source, job.source_id) if job else None
+            if job is None or source is None:
+                raise LookupError(f"job {job_id} or its source no longer exists")
+            files = [Path(p) for p in job.paths] if job.kind == JobKind.UPLOAD else None
+            done = JobRepository(session).recorded_paths(job_id)
+        if files is None:
+            files = source_files(source)
+        self._update(job_id, files_total=len(files))
+        for path in files:
+            if str(path) in done:
+                continue
+            for result in self._ingest_one(path, source):
+                self._record(job_id, result, on_progress)
+        if job.kind == JobKind.SYNC:
+            present = {str(p) for p in files}
+            for result in self.ingestor.remove_vanished(source, present):
+                if result.path not in done:
+                    self._record(job_id, result, on_progress)
+
+    def _ingest_one(self, path: Path, source: Source) -> list[FileResult]:
+        """One file's failure, whatever its cause, is that file's alone."""
+        try:
+            return self.ingestor.ingest_file(path, source)
+        except Exception as error:
+            log.exception("ingesting %s failed", path)
+            return [FileResult(str(path), Outcome.FAILED, 0, f"internal error: {error}"[:500])]
+
+    def _record(
+        self, job_id: str, result: FileResult, on_progress: ProgressCallback | None
+    ) -> None:
+        with self.database.session() as session:
+            repository = JobRepository(session)
+            job = repository.get(job_id)
+            if job is None or job.worker != self.name:
+                raise RuntimeError(f"job {job_id} was taken over by another worker")
+            repository.record_file(
+                job, result.path, result.status.value, result.chunks, result.error,
+                result.document_id,
+            )  # fmt: skip
+            if on_progress:
+                on_progress(job, result)
+
+    def _update(self, job_id: str, **values: object) -> None:
+        with self.database.session() as session:
+            job = session.get(Job, job_id)
+            if job is not None:
+                for name, value in values.items():
+                    setattr(job, name, value)
+
+    @contextmanager
+    def _heartbeat(self, job_id: str) -> Iterator[None]:
+        """Refresh the claim in the background, so a long file does not look like a crash."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.heartbeat_every):
+                try:
+                    with self.database.session() as session:
+                        JobRepository(session).heartbeat(job_id, self.name)
+                except Exception:
+                    log.warning("heartbeat for job %s failed", job_id, exc_info=True)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{job_id[:8]}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def register_source(
+    database: Database,
+    root: Path,
+    *,
+    name: str | None = None,
+    groups: list[str],
+    include: str = "**/*",
+    exclude: str | None = None,
+) -> Source:
+    with database.session() as session:
+        return SourceRepository(session).register(
+            name or str(root), str(root), groups, include=include, exclude=exclude
+        )
+
+
+def enqueue_sync(database: Database, source: Source) -> str:
+    with database.session() as session:
+        return JobRepository(session).enqueue(source, JobKind.SYNC).id
+
+
+def enqueue_upload(database: Database, source: Source, paths: list[Path]) -> str:
+    with database.session() as session:
+        return JobRepository(session).enqueue(source, JobKind.UPLOAD, [str(p) for p in paths]).id
+
+
+def sync_now(
+    worker: Worker,
+    root: Path,
+    *,
+    groups: list[str] | None = None,
+    name: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> JobReport:
+    """Register `root` as a source, queue a sync and run it in this process."""
+    source = register_source(
+        worker.database,
+        root.expanduser().resolve(),
+        name=name,
+        groups=groups or worker.ingestor.default_groups,
+    )
+    job_id = enqueue_sync(worker.database, source)
+    report = worker.run_once(job_id, on_progress)
+    if report is None:
+        raise RuntimeError(f"job {job_id} is being run by another worker")
+    return report

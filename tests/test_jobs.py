@@ -1,0 +1,244 @@
+"""The job queue and worker: exclusive claims, resumption after a crash (a real SIGKILL),
+and `enclave ingest` handing its job to a running `enclave serve`."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from enclave.db import Database, DocumentStatus, Job, JobKind, JobStatus
+from enclave.db.documents import DocumentRepository
+from enclave.db.jobs import JobRepository, SourceRepository
+from enclave.db.migrate import upgrade
+from enclave.db.models import utcnow
+from enclave.embedder import Embedder
+from enclave.settings import Settings
+from enclave.vectorstore import VectorStore
+from ingest.pipeline import Ingestor, Outcome
+from ingest.worker import Worker, enqueue_sync, register_source, sync_now
+from tests.conftest import SAMPLES
+
+STALE = timedelta(seconds=30)
+
+
+def make_folder(root: Path, files: int) -> Path:
+    folder = root / "docs"
+    folder.mkdir(parents=True)
+    for i in range(files):
+        (folder / f"note-{i:03}.md").write_text(
+            f"# Note {i}\n\nMeeting note number {i}. "
+            f"The budget line {i} was approved by team {i % 7}.\n"
+            + " ".join(f"Detail {j} of note {i} is recorded here." for j in range(30))
+        )
+    return folder
+
+
+def test_a_job_is_claimed_by_one_worker_only(database: Database, tmp_path: Path) -> None:
+    source = register_source(database, tmp_path, groups=["public"])
+    job_id = enqueue_sync(database, source)
+    assert enqueue_sync(database, source) == job_id  # a waiting sync is not queued twice
+    with database.session() as session:
+        first = JobRepository(session).claim("worker-a", STALE)
+    with database.session() as session:
+        second = JobRepository(session).claim("worker-b", STALE)
+    assert first is not None and first.id == job_id and first.worker == "worker-a"
+    assert second is None
+    # While it runs, a new sync of the same source waits for it.
+    queued = enqueue_sync(database, source)
+    assert queued != job_id
+    with database.session() as session:
+        assert JobRepository(session).claim("worker-b", STALE) is None
+
+
+def test_a_silent_job_is_taken_over(database: Database, tmp_path: Path) -> None:
+    source = register_source(database, tmp_path, groups=["public"])
+    job_id = enqueue_sync(database, source)
+    with database.session() as session:
+        assert JobRepository(session).claim("dead-worker", STALE) is not None
+        session.execute(
+            update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - 2 * STALE)
+        )
+    with database.session() as session:
+        repository = JobRepository(session)
+        taken = repository.claim("new-worker", STALE)
+        assert taken is not None and taken.id == job_id and taken.attempts == 2
+        assert not repository.heartbeat(job_id, "dead-worker")  # the old owner lost it
+        assert repository.heartbeat(job_id, "new-worker")
+
+
+def test_sync_records_per_file_results_and_source(
+    database: Database, store: VectorStore, embedder: Embedder, settings: Settings, tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path, 3)
+    (folder / "skip.tmp.md").write_text("# Skipped\n\nexcluded by glob")
+    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
+    worker = Worker(database, ingestor)
+    source = register_source(
+        database, folder, name="notes", groups=["hr", "finance"], exclude="*.tmp.md"
+    )
+    report = worker.run_once(enqueue_sync(database, source))
+    assert report is not None and report.status == JobStatus.SUCCEEDED
+    assert report.totals()["added"] == 3 and len(report.files) == 3
+    with database.session() as session:
+        job = JobRepository(session).get(report.job_id)
+        assert job is not None and job.files_total == job.files_done == 3
+        assert job.kind == JobKind.SYNC and job.finished_at is not None
+        src = SourceRepository(session).by_name("notes")
+        assert src is not None and src.last_synced_at is not None
+        documents = DocumentRepository(session).of_source(src.id)
+        assert len(documents) == 3 and all(d.groups == ["hr", "finance"] for d in documents)
+    hit = store.search(embedder.embed_query("budget line 1 approved"), limit=1)[0]
+    assert hit.title.startswith("Note") and store.count() == report.totals()["chunks"]
+
+
+def test_resumed_job_skips_recorded_files(
+    database: Database, store: VectorStore, embedder: Embedder, settings: Settings, tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path, 4)
+    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
+    source = register_source(database, folder, groups=["public"])
+    job_id = enqueue_sync(database, source)
+    # A worker that indexed one file and died:
+    with database.session() as session:
+        repository = JobRepository(session)
+        job = repository.claim("dead", STALE)
+        assert job is not None
+    done = ingestor.ingest_file(folder / "note-000.md")[-1]
+    with database.session() as session:
+        repository = JobRepository(session)
+        job = repository.get(job_id)
+        assert job is not None
+        repository.record_file(
+            job, done.path, done.status.value, done.chunks, None, done.document_id
+        )
+        job.heartbeat_at = utcnow() - 2 * STALE
+    report = Worker(database, ingestor, stale_after=STALE).run_once()
+    assert report is not None and report.job_id == job_id
+    outcomes = {Path(r.path).name: r.status for r in report.files}
+    assert outcomes == {f"note-00{i}.md": Outcome.ADDED for i in range(4)}  # none twice
+    assert store.count() == sum(r.chunks for r in report.files)
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "enclave.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def test_worker_killed_mid_job_resumes_to_an_exact_index(
+    database_url: str, tmp_path: Path, embedder: Embedder
+) -> None:
+    """SIGKILL a worker in the middle of a sync; a new worker finishes it. The index then
+    holds exactly the chunks of the current files: no duplicates, orphans or gaps."""
+    folder = make_folder(tmp_path, 40)
+    env = {
+        "ENCLAVE_DATA_DIR": str(tmp_path / "var"),
+        "ENCLAVE_DATABASE_URL": database_url,
+        "ENCLAVE_JOB_STALE_SECONDS": "2",
+    }
+    upgrade(database_url)
+    database = Database(database_url)
+    try:
+        source = register_source(database, folder, groups=["public"])
+        job_id = enqueue_sync(database, source)
+        victim = _cli(["worker", "--once"], env)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            with database.session() as session:
+                job = session.get(Job, job_id)
+                assert job is not None
+                if job.files_done >= 5:
+                    break
+            assert victim.poll() is None, victim.communicate()
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        with database.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None and job.status == JobStatus.RUNNING  # cut off mid-job
+            assert 5 <= job.files_done < 40
+        time.sleep(2.5)  # its heartbeat goes stale
+        survivor = _cli(["worker", "--once"], env)
+        _, errors = survivor.communicate(timeout=300)
+        assert survivor.returncode == 0, errors
+        with database.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None and job.status == JobStatus.SUCCEEDED and job.attempts == 2
+            assert job.files_done == 40
+            documents = DocumentRepository(session).of_source(source.id)
+            expected = {d.id: d.chunk_count for d in documents}
+            assert len(documents) == 40
+            assert all(d.status == DocumentStatus.INDEXED for d in documents)
+    finally:
+        database.dispose()
+    settings = Settings(_env_file=None, data_dir=tmp_path / "var", database_url=database_url)  # type: ignore[call-arg]
+    store = VectorStore.from_settings(settings)
+    try:
+        assert store.chunk_counts() == expected
+    finally:
+        store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_ingest_hands_its_job_to_a_running_service(tmp_path: Path, tiny_gguf: Path) -> None:
+    port = _free_port()
+    env = {
+        "ENCLAVE_DATA_DIR": str(tmp_path / "var"),
+        "ENCLAVE_LLM_MODEL_PATH": str(tiny_gguf),
+        "ENCLAVE_LLM_CONTEXT_SIZE": "2048",
+        "ENCLAVE_PORT": str(port),
+    }
+    server = _cli(["serve"], env)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.communicate()
+            time.sleep(0.3)
+        ingest = _cli(["ingest", str(SAMPLES), "--json"], env)
+        out, err = ingest.communicate(timeout=300)
+        assert ingest.returncode == 0, err
+        assert "already accessed" not in err and "Enclave is running" in err
+        summary = json.loads(out)
+        assert summary["totals"]["added"] == 5 and summary["status"] == "succeeded"
+        found = httpx.get(f"http://127.0.0.1:{port}/api/search", params={"q": "parental leave"})
+        assert found.json()["results"][0]["title"].endswith("Employee Handbook")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("include", ["**/*.md", "*.md"])
+def test_include_glob_matches_top_level_files(
+    database: Database, store: VectorStore, embedder: Embedder, tmp_path: Path, include: str
+) -> None:
+    folder = make_folder(tmp_path, 2)
+    (folder / "other.txt").write_text("a text file that the glob leaves out")
+    worker = Worker(database, Ingestor(database, store, embedder, max_chunk_tokens=256))
+    source = register_source(database, folder, groups=["public"], include=include)
+    report = worker.run_once(enqueue_sync(database, source))
+    assert report is not None
+    assert sorted(Path(r.path).name for r in report.files) == ["note-000.md", "note-001.md"]
+    assert sync_now  # the CLI path is covered in test_cli.py
