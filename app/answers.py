@@ -97,6 +97,8 @@ class AnswerService:
             parts.append(text)
             yield Token(text)
         answer = "".join(parts).strip()
+        if not answer:  # the stream must carry the text the final answer reports
+            yield Token(NOT_FOUND)
         timing = Timing(retrieval_ms, first_token_ms, _ms_since(started), len(parts))
         abstained = not answer or NOT_FOUND.lower().rstrip(".") in answer.lower()
         citations = [] if abstained else extract_citations(answer, passages)

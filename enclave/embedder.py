@@ -1,5 +1,6 @@
 """The sentence-transformers embedder: one loaded model per process, shared by ingest and search."""
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +23,11 @@ class Embedder:
         self.model = model
         self.batch_size = batch_size
         self._tokenizer = model.tokenizer
+        # The fast tokenizer keeps truncation/padding as shared mutable state: two threads
+        # using it at once corrupt each other's batches (seen with the in-process worker
+        # embedding while a request embeds a query). Held per batch, so a query waits for
+        # at most one ingestion batch.
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, model_path: Path, batch_size: int = 32) -> "Embedder":
@@ -56,32 +62,41 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for `text`, including [CLS]/[SEP]."""
-        return len(
-            self._tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)[
-                "input_ids"
-            ]
-        )
+        with self._lock:
+            encoded = self._tokenizer(
+                text, add_special_tokens=True, truncation=False, verbose=False
+            )
+        return len(encoded["input_ids"])
 
     def count_tokens_batch(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text without special tokens: these add up across whitespace-split pieces."""
         if not texts:
             return []
-        encoded = self._tokenizer(
-            list(texts), add_special_tokens=False, truncation=False, verbose=False
-        )
+        with self._lock:
+            encoded = self._tokenizer(
+                list(texts), add_special_tokens=False, truncation=False, verbose=False
+            )
         return [len(ids) for ids in encoded["input_ids"]]
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Normalised vectors, in the order of `texts`. Texts are batched by length (less
+        padding per batch), and the model is taken one batch at a time."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            with self._lock:
+                encoded = self.model.encode(
+                    [texts[i] for i in batch],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            vectors[batch] = np.asarray(encoded, dtype=np.float32)
+        return vectors
 
     def embed_query(self, text: str) -> Vectors:
         return self.embed_documents([text])[0]

@@ -18,6 +18,8 @@ SPECIAL_TOKENS = 2
 # unstructured bounds chunks in characters; English runs ~4 characters per word piece.
 CHARS_PER_TOKEN = 4
 _NO_HARD_LIMIT = 1_000_000
+# A carried-over sentence may take up to 1/6 of a chunk (about 40 of MiniLM's 256 tokens).
+OVERLAP_FRACTION = 6
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -40,12 +42,12 @@ def chunk_document(
     elements: Sequence["Element"], title: str, counter: TokenCounter, max_tokens: int
 ) -> list[Chunk]:
     chunks: list[Chunk] = []
-    heading = ""
+    outline = Outline(title)
     for section in _sections(elements, max_tokens):
+        heading = outline.heading_for(section)
         text = section.text.strip()
         if not text:
             continue
-        heading = _section_heading(section) or heading
         prefix = _prefix(title, heading, counter, max_tokens)
         budget = max_tokens - SPECIAL_TOKENS - _count(counter, prefix)
         for piece in split_to_budget(text, budget, counter):
@@ -79,19 +81,45 @@ def _sections(elements: Sequence["Element"], max_tokens: int) -> Iterable["Eleme
         )
 
 
-def _section_heading(section: "Element") -> str | None:
-    """The title governing the section's first text: the last of the titles it opens with."""
-    heading = None
-    for element in getattr(section.metadata, "orig_elements", None) or []:
-        if element.category != "Title":
-            break
-        if element.text.strip():
-            heading = str(element.text.strip())
-    return heading
+class Outline:
+    """The path of headings above the current text ("Handbook › Leave › Parental leave"),
+    kept across sections from the titles' nesting depth."""
+
+    SEPARATOR = " › "
+
+    def __init__(self, document_title: str) -> None:
+        self.document_title = document_title
+        self.stack: list[tuple[int, str]] = []
+
+    def heading_for(self, section: "Element") -> str:
+        """The path as it stands at the section's first text. Titles further in (small
+        sections merged into this one) still move the outline on for the next section."""
+        heading: str | None = None
+        for element in getattr(section.metadata, "orig_elements", None) or [section]:
+            if element.category == "Title":
+                self._enter(element)
+            elif heading is None:
+                heading = self.path()
+        return self.path() if heading is None else heading
+
+    def _enter(self, title: "Element") -> None:
+        text = " ".join(title.text.split())
+        if not text:
+            return
+        depth = title.metadata.category_depth or 0
+        while self.stack and self.stack[-1][0] >= depth:
+            self.stack.pop()
+        self.stack.append((depth, text))
+
+    def path(self) -> str:
+        names = [name for _, name in self.stack]
+        if names and names[0] == self.document_title:
+            names = names[1:]  # the title is already the prefix's first part
+        return self.SEPARATOR.join(names)
 
 
 def _prefix(title: str, heading: str, counter: TokenCounter, max_tokens: int) -> str:
-    prefix = title if not heading or heading == title else f"{title} — {heading}"
+    prefix = f"{title}{Outline.SEPARATOR}{heading}" if heading else title
     # A prefix may take at most a quarter of the budget; the chunk's own text matters more.
     return _truncate_words(prefix, max_tokens // 4, counter)
 
@@ -114,6 +142,8 @@ def _truncate_words(text: str, budget: int, counter: TokenCounter) -> str:
 
 def split_to_budget(text: str, budget: int, counter: TokenCounter) -> list[str]:
     """Split `text` at sentence ends (then at words) into pieces of at most `budget` tokens.
+    A piece after the first repeats the previous piece's last sentence when it is short, so
+    a fact stated across a split is still found whole.
 
     Word-piece counts add up across whitespace-separated pieces, so each sentence or word is
     counted once and the pieces are packed greedily.
@@ -121,24 +151,28 @@ def split_to_budget(text: str, budget: int, counter: TokenCounter) -> list[str]:
     if _count(counter, text) <= budget:
         return [text]
     sentences = [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
-    units: list[tuple[str, int]] = []
+    units: list[tuple[str, int, bool]] = []
     for sentence, count in zip(sentences, counter.count_tokens_batch(sentences), strict=True):
         if count <= budget:
-            units.append((sentence, count))
+            units.append((sentence, count, True))
         else:
             words = sentence.split()
-            units.extend(zip(words, counter.count_tokens_batch(words), strict=True))
-    return list(_pack(units, budget))
+            counts = counter.count_tokens_batch(words)
+            units.extend((w, c, False) for w, c in zip(words, counts, strict=True))
+    return list(_pack(units, budget, overlap=budget // OVERLAP_FRACTION))
 
 
-def _pack(units: Iterable[tuple[str, int]], budget: int) -> Iterable[str]:
-    current: list[str] = []
+def _pack(units: Iterable[tuple[str, int, bool]], budget: int, overlap: int) -> Iterable[str]:
+    current: list[tuple[str, int, bool]] = []
     used = 0
-    for unit, count in units:
-        if current and used + count > budget:
-            yield " ".join(current)
-            current, used = [], 0
+    for unit in units:
+        if current and used + unit[1] > budget:
+            yield " ".join(text for text, _, _ in current)
+            last = current[-1]
+            carried = last[2] and last[1] <= overlap and last[1] + unit[1] <= budget
+            current = [last] if carried else []
+            used = last[1] if carried else 0
         current.append(unit)
-        used += count
+        used += unit[1]
     if current:
-        yield " ".join(current)
+        yield " ".join(text for text, _, _ in current)

@@ -41,6 +41,7 @@ SIGNATURE_TYPES = frozenset(
     {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
 )
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_WORD = re.compile(r"[^\W\d_]{3}")  # three letters in a row, in any script
 
 
 class ParseError(Exception):
@@ -75,7 +76,9 @@ def document_title(elements: list["Element"], path: Path) -> str:
     """The first short title-like element, else a readable form of the file name."""
     for element in elements[:20]:
         text = element.text.strip()
-        if element.category == "Title" and 2 <= len(text) <= 200:
+        # A real title has a word in it: rotated margin text ("n u J", an arXiv stamp read
+        # letter by letter) and page furniture are classified as titles too.
+        if element.category == "Title" and 2 <= len(text) <= 200 and _WORD.search(text):
             return text
     return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
 
@@ -84,8 +87,8 @@ def document_title(elements: list["Element"], path: Path) -> str:
 
 
 def _parse(path: Path, *, max_bytes: int, depth: int) -> list[ParsedPart]:
-    _check_size(path, max_bytes)
     try:
+        _check_size(path, max_bytes)
         kind = detect_kind(path)
         _check_container(path, kind)
         if kind.name == "EML":
@@ -165,6 +168,8 @@ def _check_container(path: Path, kind: "FileType") -> None:
         raise ParseError("encrypted: password-protected Office document")
     zip_kinds = {"DOCX", "PPTX", "XLSX", "ODT", "EPUB"}
     if kind.name in zip_kinds and not zipfile.is_zipfile(path):
+        if head.startswith(b"PK"):
+            raise ParseError(f"corrupt {kind.name} file: the ZIP container is damaged or cut off")
         raise ParseError(f"not a valid {kind.name} file: the content is {_describe(path)}")
     if kind.name in {"DOC", "PPT", "XLS", "MSG"} and not head.startswith(OLE_MAGIC):
         raise ParseError(f"not a valid {kind.name} file: the content is {_describe(path)}")
@@ -212,9 +217,11 @@ def _reason(error: BaseException, path: Path) -> str:
     """A one-line reason for a parser exception, with the known cases said plainly."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     name = type(error).__name__
+    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+        return f"cannot read: {error.strerror or message}"
     if isinstance(error, zipfile.BadZipFile):
         return f"corrupt {path.suffix.lstrip('.').upper() or 'ZIP'} file: {message}"
-    if name.startswith(("PDFSyntax", "PSEOF", "PDFNoValidXRef")) or "PDF" in name:
+    if name.startswith(("PDFSyntax", "PSEOF", "PDFNoValidXRef")):
         return f"corrupt PDF: {name}: {message}"[:500]
     if isinstance(error, subprocess.TimeoutExpired):
         return f"converter timed out after {error.timeout:g} s"
@@ -230,12 +237,18 @@ def _has_text(elements: list["Element"]) -> bool:
 
 def _partition_pdf(path: Path, kind: "FileType") -> list["Element"]:
     _check_pdf_password(path)
-    # "fast" reads the text layer and keeps page numbers; "hi_res" would download a layout
-    # model from the hub.
+    # "fast" reads the text layer with pdfminer and keeps page numbers; "hi_res" would
+    # download a layout model from the hub.
     elements = _partition(path, strategy="fast")
     if _has_text(elements):
         return elements
-    return _ocr(path)  # no text layer: a scan
+    # "fast" also returns nothing, without a word, when pdfminer fails or when unstructured
+    # judges a page "too complex" (many vector drawing operations): that is not a scan.
+    # pypdf reads such text layers; only a PDF without one is a scan.
+    elements = _pdf_text_by_pypdf(path)
+    if _has_text(elements):
+        return elements
+    return _ocr(path)
 
 
 def _check_pdf_password(path: Path) -> None:
@@ -247,8 +260,30 @@ def _check_pdf_password(path: Path) -> None:
         pikepdf.open(path).close()
     except pikepdf.PasswordError as error:
         raise ParseError("encrypted: the PDF needs a password to open") from error
-    except Exception:  # damaged: pdfminer repairs some of these, so let it try
+    except Exception:  # damaged: pdfminer and pypdf repair some of these, so let them try
         return
+
+
+def _pdf_text_by_pypdf(path: Path) -> list["Element"]:
+    """The text layer read page by page with pypdf, as unstructured text elements carrying
+    their page numbers."""
+    import pypdf
+    from unstructured.partition.text import partition_text
+
+    try:
+        reader = pypdf.PdfReader(path)
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except Exception as error:
+        raise ParseError(f"corrupt PDF: {_reason(error, path)}") from error
+    elements: list[Element] = []
+    for number, text in enumerate(pages, start=1):
+        if not text.strip():
+            continue
+        page = partition_text(text=text, metadata_filename=str(path), languages=OCR_LANGUAGES)
+        for element in page:
+            element.metadata.page_number = number
+        elements.extend(page)
+    return elements
 
 
 def _ocr(path: Path) -> list["Element"]:
@@ -269,19 +304,17 @@ def tesseract_available() -> bool:
 
 
 def _partition_text_kind(path: Path) -> list["Element"]:
-    """Plain-text formats. unstructured decodes by BOM, then strict UTF-8, then a statistical
-    guess, but some partitioners (CSV, TSV) read UTF-8 only. When decoding fails, try the
-    guess explicitly, then Windows Western (cp1252, the usual legacy encoding of office
-    files), then latin-1, which decodes any byte."""
+    """Plain-text formats, decoded with `text_encoding`; if that still fails, as cp1252 (the
+    usual legacy encoding of office files), then latin-1, which decodes any byte."""
     from unstructured.errors import UnprocessableEntityError
 
     try:
-        return _partition_text_or_rows(path)
+        return _partition_text_or_rows(path, encoding=text_encoding(path))
     except (UnicodeError, UnprocessableEntityError) as error:
         if isinstance(error, UnprocessableEntityError) and "encoding" not in str(error):
             raise
         first_error: Exception = error
-    for encoding in (*_guessed_encoding(path), "cp1252", "latin-1"):
+    for encoding in ("cp1252", "latin-1"):
         try:
             return _partition_text_or_rows(path, encoding=encoding)
         except UnicodeError:
@@ -289,26 +322,101 @@ def _partition_text_kind(path: Path) -> list["Element"]:
     raise first_error
 
 
-def _partition_text_or_rows(path: Path, **options: Any) -> list["Element"]:
+def _partition_text_or_rows(path: Path, encoding: str | None) -> list["Element"]:
     """A CSV/TSV whose rows pandas cannot line up (ragged rows) is still rows of text."""
     try:
-        return _partition(path, **options)
+        return _partition(path, encoding=encoding)
     except Exception as error:
         if type(error).__name__ != "ParserError":  # pandas.errors.ParserError
             raise
     from unstructured.partition.text import partition_text
 
-    text = decode_text(path.read_bytes(), options.get("encoding"))
+    text = decode_text(path.read_bytes(), encoding)
     return list(partition_text(text=text, metadata_filename=str(path), languages=OCR_LANGUAGES))
 
 
-def _guessed_encoding(path: Path) -> list[str]:
-    from unstructured.file_utils.encoding import detect_file_encoding
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16/32 LE, UTF-16/32 BE
+_DECLARED_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
+
+
+def text_encoding(path: Path) -> str | None:
+    """The encoding to decode a text file with; None leaves it to unstructured.
+
+    unstructured handles byte-order marks, UTF-8 and UTF-16/32 itself. For legacy single-byte
+    text it trusts charset-normalizer's guess, which takes Western European cp1252 text for
+    Central European cp1250 (French "à" would read "ŕ", Norwegian "ø" "ř"). When cp1252
+    decodes the bytes with no more "mess" than the guess, cp1252 is the likelier writer.
+    An HTML page's own charset declaration wins over any guess.
+    """
+    data = path.read_bytes()
+    if data.startswith(_BOMS):
+        return None
+    if b"\x00" in data:
+        return _wide_encoding(data, path)
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    declared = _declared_charset(data)
+    if declared:
+        return declared
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        if not _looks_like_text(path):
+            raise ParseError(f"not a text file: the content is {_describe(path)}")
+        return None  # unstructured tries, then the cp1252/latin-1 fallback
+    if best.encoding == "cp1252":
+        return "cp1252"
+    candidates = {m.encoding: m for m in from_bytes(data, cp_isolation=["cp1252", best.encoding])}
+    western, guessed = candidates.get("cp1252"), candidates.get(best.encoding)
+    if western is not None and (guessed is None or western.chaos <= guessed.chaos):
+        return "cp1252"
+    return str(best.encoding)
+
+
+def _wide_encoding(data: bytes, path: Path) -> str:
+    """NUL bytes without a BOM: UTF-16/32 text, or binary data behind a text extension."""
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeError:
+            continue
+        printable = sum(1 for c in text if c.isprintable() or c in "\t\n\r\f")
+        if printable >= 0.95 * len(text):
+            return encoding
+    raise ParseError(f"not a text file: the content is {_describe(path)}")
+
+
+def _declared_charset(data: bytes) -> str | None:
+    import codecs
+
+    match = _DECLARED_CHARSET.search(data[:4096])
+    if not match:
+        return None
+    name = match.group(1).decode("ascii", "replace").lower()
+    # Browsers read latin-1 and ASCII declarations as windows-1252; so do the people who
+    # wrote those pages.
+    if name in {"iso-8859-1", "latin1", "latin-1", "us-ascii", "ascii"}:
+        name = "cp1252"
+    try:
+        codecs.lookup(name)
+        data.decode(name)
+    except (LookupError, UnicodeError):
+        return None
+    return name
+
+
+def _looks_like_text(path: Path) -> bool:
+    import magic
 
     try:
-        return [detect_file_encoding(filename=str(path))[0]]
+        mime = str(magic.from_file(str(path), mime=True))
     except Exception:
-        return []
+        return True  # no verdict: let the decoders decide
+    return mime.startswith("text/") or mime.endswith(("json", "xml"))
 
 
 def _partition_json(path: Path, kind: "FileType") -> list["Element"]:
@@ -527,13 +635,14 @@ def _leaf_attachments(
     if content_type == "message/rfc822" and not top:
         # A forwarded or attached email: it becomes a part of its own, with its attachments.
         inner = part.get_payload()
-        if isinstance(inner, list) and inner:
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
             subject = _header(inner[0], "Subject") or "message"
             yield part.get_filename() or f"{subject}.eml", inner[0].as_bytes()
         return
     if part.is_multipart():
-        for sub in part.iter_parts() if isinstance(part, EmailMessage) else part.get_payload():
-            yield from _leaf_attachments(sub, body, top=False)
+        for sub in part.get_payload():
+            if isinstance(sub, Message):
+                yield from _leaf_attachments(sub, body, top=False)
         return
     if top:
         return  # a single-part message is all body
@@ -640,9 +749,6 @@ def _attachment_parts(
     title = document_title([], Path(name))
     if depth + 1 > MAX_ATTACHMENT_DEPTH:
         return [ParsedPart(name, title, error="attachment nested too deeply")]
-    if len(data) > max_bytes:
-        reason = f"file too large: {_mb(len(data))} MB (limit {_mb(max_bytes)} MB)"
-        return [ParsedPart(name, title, error=reason)]
     with tempfile.TemporaryDirectory(prefix="enclave-attachment-") as folder:
         detached = Path(folder) / name
         detached.write_bytes(data)

@@ -135,7 +135,13 @@ class Ingestor:
         if known and known.status == DocumentStatus.INDEXED and known.content_hash == digest:
             return self._unchanged(known, source, state)
         was_indexed = known is not None and known.status == DocumentStatus.INDEXED
-        return Pending(state, digest, known.id if known else None, was_indexed)
+        pending = Pending(state, digest, known.id if known else None, was_indexed)
+        with self.database.session() as session:
+            original = DocumentRepository(session).original_with_hash(digest, str(path))
+            original_id = original.id if original else None
+        if original_id is not None:
+            return self._mark_duplicate(pending, original_id, source)
+        return pending
 
     def parse(self, pending: Pending) -> "list[ParsedPart] | ParseError":
         """Parse in this process (the worker uses a process pool instead)."""
@@ -160,6 +166,7 @@ class Ingestor:
         ]
         self._drop_children(parent_id, keep={r.path for r in results})
         outcome = self._index_part(str(path), main, pending, source, None)
+        self._release_duplicates(outcome.document_id)
         if outcome.status != Outcome.FAILED:
             status = Outcome.UPDATED if pending.was_indexed else Outcome.ADDED
             outcome = FileResult(outcome.path, status, outcome.chunks, None, outcome.document_id)
@@ -190,6 +197,7 @@ class Ingestor:
             document.groups = self._groups(source)
             document.source_id = source.id if source else document.source_id
             document.parent_id = parent_id
+            document.duplicate_of = None
             # Points first, then the row: a crash in between leaves a row that still says
             # "re-index me" (old hash), never a row that claims chunks the index lacks.
             records = [_record(document, title, chunk, path) for chunk in chunks]
@@ -253,6 +261,7 @@ class Ingestor:
             self.store.delete_document(document.id)
             document.source_id = source.id if source else document.source_id
             document.parent_id = parent_id
+            document.duplicate_of = None
             document.status = DocumentStatus.FAILED
             document.error = reason
             document.chunk_count = 0
@@ -262,7 +271,56 @@ class Ingestor:
             document_id = document.id
         if parent_id is None:
             self._drop_children(document_id, keep=set())
+            self._release_duplicates(document_id)
         return FileResult(document_path, Outcome.FAILED, 0, reason, document_id)
+
+    def _mark_duplicate(
+        self, pending: Pending, original_id: str, source: Source | None
+    ) -> FileResult:
+        """Same bytes as an indexed document under another path: list this path too, but
+        store and embed the chunks once (under the original)."""
+        path = str(pending.state.path)
+        with self.database.session() as session:
+            repository = DocumentRepository(session)
+            original = repository.get(original_id)
+            assert original is not None
+            document = repository.by_path(path) or repository.add(
+                Document(source_path=path, groups=self._groups(source))
+            )
+            self.store.delete_document(document.id)
+            document.source_id = source.id if source else document.source_id
+            document.duplicate_of = original.id
+            document.title = original.title
+            document.file_type = _file_type(pending.state.path)
+            document.content_hash = pending.digest
+            document.size, document.mtime = pending.state.size, pending.state.mtime
+            document.status = DocumentStatus.INDEXED
+            document.error = None
+            document.chunk_count = 0
+            document.indexed_at = datetime.now(UTC)
+            document_id = document.id
+        self._drop_children(document_id, keep=set())
+        self._release_duplicates(document_id)
+        status = Outcome.UPDATED if pending.was_indexed else Outcome.ADDED
+        return FileResult(path, status, 0, None, document_id)
+
+    def _release_duplicates(self, document_id: str | None) -> None:
+        """The document's content changed or it is gone: files that were duplicates of it are
+        indexed on their own (the first becomes the original of the others)."""
+        if document_id is None:
+            return
+        with self.database.session() as session:
+            repository = DocumentRepository(session)
+            released = []
+            for duplicate in repository.duplicates_of(document_id):
+                duplicate.duplicate_of = None
+                duplicate.content_hash = None
+                duplicate.mtime = 0.0
+                duplicate.status = DocumentStatus.PENDING
+                source = session.get(Source, duplicate.source_id) if duplicate.source_id else None
+                released.append((Path(duplicate.source_path), source))
+        for path, source in released:
+            self.ingest_file(path, source)
 
     def _drop_children(self, parent_id: str, keep: set[str]) -> None:
         with self.database.session() as session:
@@ -294,8 +352,16 @@ class Ingestor:
                 self.store.delete_document(child.id)
                 repository.delete(child)
             self.store.delete_document(document.id)
-            repository.delete(document)
-            return True
+            # Its duplicates must not find it as their original while they are re-indexed.
+            document.content_hash = None
+            document.status = DocumentStatus.PENDING
+        self._release_duplicates(document_id)
+        with self.database.session() as session:
+            repository = DocumentRepository(session)
+            document = repository.get(document_id)
+            if document is not None:
+                repository.delete(document)
+        return True
 
 
 def _record(document: Document, title: str, chunk: Chunk, path: Path) -> ChunkRecord:

@@ -197,3 +197,28 @@ def test_every_sample_format_is_ingested(
     assert not report.failed, report.failed
     assert {Path(r.path).suffix for r in report.files} >= {".md", ".html", ".docx", ".pdf", ".txt"}
     assert all(r.chunks > 0 for r in report.files)
+
+
+def test_duplicate_files_are_stored_once_and_listed_under_both_paths(
+    worker: Worker, folder: Path, store: VectorStore, database: Database
+) -> None:
+    (folder / "copy").mkdir()
+    shutil.copy(folder / "alpha.md", folder / "copy" / "alpha-copy.md")
+    report = sync_now(worker, folder)
+    by_name = {Path(r.path).name: r for r in report.files}
+    original, duplicate = by_name["alpha.md"], by_name["alpha-copy.md"]
+    assert original.chunks > 0 and duplicate.chunks == 0
+    assert store.count(duplicate.document_id) == 0
+    with database.session() as session:
+        repository = DocumentRepository(session)
+        copy = repository.get(duplicate.document_id or "")
+        assert copy is not None and copy.status == DocumentStatus.INDEXED
+        assert copy.duplicate_of == original.document_id
+    # The original goes: the copy is indexed on its own, nothing is lost.
+    (folder / "alpha.md").unlink()
+    sync_now(worker, folder)
+    assert store.count(duplicate.document_id) == original.chunks
+    with database.session() as session:
+        copy = DocumentRepository(session).get(duplicate.document_id or "")
+        assert copy is not None and copy.duplicate_of is None and copy.chunk_count > 0
+    assert store.chunk_counts().get(original.document_id or "") is None

@@ -242,3 +242,43 @@ def test_include_glob_matches_top_level_files(
     assert report is not None
     assert sorted(Path(r.path).name for r in report.files) == ["note-000.md", "note-001.md"]
     assert sync_now  # the CLI path is covered in test_cli.py
+
+
+def test_two_workers_share_the_queue_without_doing_a_file_twice(
+    database: Database, store: VectorStore, embedder: Embedder, tmp_path: Path
+) -> None:
+    """Several workers may run at once: each job (and so each file) is done by one of them."""
+    import threading
+
+    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=256)
+    job_ids = []
+    for n in range(4):
+        folder = make_folder(tmp_path / f"team-{n}", 3)
+        source = register_source(database, folder, name=f"team-{n}", groups=["public"])
+        job_ids.append(enqueue_sync(database, source))
+    workers = [Worker(database, ingestor, name=f"w{i}") for i in range(2)]
+    ran: dict[str, list[str]] = {w.name: [] for w in workers}
+
+    def drain(worker: Worker) -> None:
+        while (report := worker.run_once()) is not None:
+            ran[worker.name].append(report.job_id)
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    done = ran["w0"] + ran["w1"]
+    assert sorted(done) == sorted(job_ids)  # every job once, none twice
+    with database.session() as session:
+        for job_id in job_ids:
+            job = session.get(Job, job_id)
+            assert job is not None and job.status == JobStatus.SUCCEEDED and job.attempts == 1
+            assert JobRepository(session).totals(job_id)["added"] == 3
+    with database.session() as session:
+        documents = DocumentRepository(session).page(limit=100)
+    # The four folders hold the same three notes, listed twelve times. Two workers indexing
+    # the same new content at the same moment may each store it (dedup is best effort
+    # across concurrent workers); the index stays exact either way.
+    assert len(documents) == 12 and sum(d.duplicate_of is not None for d in documents) >= 6
+    assert store.chunk_counts() == {d.id: d.chunk_count for d in documents if d.chunk_count}

@@ -44,6 +44,26 @@ class DocumentRepository:
             select(Document).where(Document.source_id == source_id, Document.parent_id.is_(None))
         ).all()
 
+    def original_with_hash(self, content_hash: str, other_than: str) -> Document | None:
+        """An indexed, stand-alone document with this content under another path."""
+        return self.session.scalars(
+            select(Document)
+            .where(
+                Document.content_hash == content_hash,
+                Document.source_path != other_than,
+                Document.status == DocumentStatus.INDEXED,
+                Document.parent_id.is_(None),
+                Document.duplicate_of.is_(None),
+            )
+            .order_by(Document.created_at)
+            .limit(1)
+        ).first()
+
+    def duplicates_of(self, document_id: str) -> Sequence[Document]:
+        return self.session.scalars(
+            select(Document).where(Document.duplicate_of == document_id)
+        ).all()
+
     def children(self, parent_id: str) -> Sequence[Document]:
         return self.session.scalars(select(Document).where(Document.parent_id == parent_id)).all()
 

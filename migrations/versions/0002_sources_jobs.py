@@ -1,5 +1,5 @@
 """sources, jobs and per-file job results; documents belong to a source and may have a
-parent (email attachments)
+parent (email attachments) or be a duplicate of another document
 
 Revision ID: 0002
 Revises: 0001
@@ -82,10 +82,18 @@ def upgrade() -> None:
             "fk_documents_parent_id", "documents", ["parent_id"], ["id"], ondelete="CASCADE"
         )
         batch.create_index("ix_documents_parent_id", ["parent_id"])
+        batch.add_column(sa.Column("duplicate_of", sa.String(36)))
+        batch.create_foreign_key(
+            "fk_documents_duplicate_of", "documents", ["duplicate_of"], ["id"], ondelete="SET NULL"
+        )
+        batch.create_index("ix_documents_duplicate_of", ["duplicate_of"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("documents") as batch:
+        batch.drop_index("ix_documents_duplicate_of")
+        batch.drop_constraint("fk_documents_duplicate_of", type_="foreignkey")
+        batch.drop_column("duplicate_of")
         batch.drop_index("ix_documents_parent_id")
         batch.drop_constraint("fk_documents_parent_id", type_="foreignkey")
         batch.drop_column("parent_id")

@@ -1,0 +1,210 @@
+"""Server-sent events through a real server: uvicorn on a loopback port, read with httpx.
+
+Litestar's TestClient buffers a streamed body, so whether events leave the server as they are
+produced can only be seen over a socket. To prove it without timing, the test holds the model's
+single worker thread: generation cannot start, so `sources` has to arrive while the server is
+provably still inside the request (it still holds the request's generation admission).
+A server that buffered the stream would send nothing until `done`.
+"""
+
+import codecs
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from app.generation import Generator
+from app.main import create_app
+from app.services import Services
+from enclave.db import Database
+from enclave.db.migrate import upgrade
+from enclave.embedder import Embedder
+from enclave.vectorstore import VectorStore
+from ingest.pipeline import Ingestor
+from ingest.worker import Worker, sync_now
+from tests.conftest import SAMPLES, make_settings
+
+pytestmark = pytest.mark.timeout(180)  # a hang (e.g. a buffered stream) fails, not blocks
+
+QUESTION = "How many days of holiday do I get each year?"
+# The client gives up on a silent server long before the held model thread is let go.
+CLIENT_TIMEOUT = httpx.Timeout(30.0)
+GATE_TIMEOUT = 120.0
+
+
+@pytest.fixture(scope="module")
+def services(
+    tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, embedder: Embedder
+) -> Iterator[Services]:
+    tmp = tmp_path_factory.mktemp("sse")
+    settings = make_settings(
+        tmp / "var",
+        database_url=f"sqlite:///{tmp / 'enclave.db'}",
+        llm_model_path=tiny_gguf,
+        llm_context_size=2048,
+        llm_max_tokens=24,
+    )
+    upgrade(settings.database_url)
+    database = Database.from_settings(settings)
+    store = VectorStore.from_settings(settings)
+    try:
+        # One file is enough to give the model passages; it keeps the module fast.
+        ingestor = Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
+        report = sync_now(Worker(database, ingestor), SAMPLES / "employee-handbook.md")
+    finally:
+        store.close()  # embedded Qdrant: one client per folder
+        database.dispose()
+    assert not report.failed and report.totals()["chunks"] > 0, report.as_json()
+    built = Services.build(settings, embedder=embedder)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(services: Services) -> Iterator[str]:
+    # Bind first and hand uvicorn the socket: no window for another process to take the port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
+    )
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive())
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+    assert not thread.is_alive(), "uvicorn did not shut down"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], bool], limit: float = 30.0) -> None:
+    """Poll until `condition` holds or `limit` seconds pass (a bound, not a measurement)."""
+    deadline = time.monotonic() + limit
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@contextmanager
+def model_held(generator: Generator) -> Iterator[threading.Event]:
+    """Occupy the model's one worker thread until the yielded event is set: until then no
+    token can be generated. Always let go on exit, so the server can finish and shut down."""
+    gate = threading.Event()
+    blocker = generator._executor.submit(gate.wait, GATE_TIMEOUT)
+    try:
+        yield gate
+    finally:
+        gate.set()
+        blocker.result(timeout=GATE_TIMEOUT)
+
+
+def parse_block(block: str) -> tuple[str, Any]:
+    kind, data = "message", []
+    for line in re.split(r"\r\n|\r|\n", block):
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "event":
+            kind = value
+        elif name == "data":
+            data.append(value)
+    return kind, json.loads("\n".join(data))
+
+
+def iter_events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
+    """Events as their bytes come off the socket, not after the body is complete."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    buffer = ""
+    for chunk in response.iter_bytes():
+        buffer += decoder.decode(chunk)
+        while match := re.search(r"\r\n\r\n|\n\n", buffer):
+            block, buffer = buffer[: match.start()], buffer[match.end() :]
+            if block.strip() and not block.startswith(":"):
+                yield parse_block(block)
+    assert not buffer.strip(), f"unterminated event: {buffer!r}"
+
+
+# --- tests ---------------------------------------------------------------------------------
+
+
+def test_events_are_delivered_as_they_are_produced(base_url: str, services: Services) -> None:
+    arrivals: list[str] = []
+    done: dict[str, Any] = {}
+    tokens: list[str] = []
+    with (
+        httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as http,
+        model_held(services.generator) as gate,
+        http.stream("POST", "/api/ask", json={"question": QUESTION, "stream": True}) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        for kind, data in iter_events(response):
+            arrivals.append(kind)
+            if kind == "sources":
+                # Received while no token can exist yet and the request is still running.
+                assert arrivals == ["sources"]
+                assert data and data[0]["source"].endswith("/employee-handbook.md")
+                assert services.generator.waiting == 1
+                gate.set()  # now let the model answer
+            elif kind == "token":
+                tokens.append(data["text"])
+            elif kind == "done":
+                done = data
+
+    assert arrivals[0] == "sources" and arrivals.count("sources") == 1
+    assert arrivals[-1] == "done" and arrivals.count("done") == 1
+    assert set(arrivals[1:-1]) <= {"token"}
+    assert {"answer", "citations", "timing"} <= set(done)
+    if "".join(tokens).strip():
+        assert "".join(tokens).strip() == done["answer"]
+    wait_until(lambda: services.generator.waiting == 0)
+    assert services.generator.waiting == 0
+
+
+def test_a_client_that_goes_away_gives_its_place_back(base_url: str, services: Services) -> None:
+    # Contexts exit in reverse: the connection is closed mid-stream, before any token
+    # exists, and only then is the model let go.
+    with (
+        model_held(services.generator),
+        httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as http,
+        http.stream(
+            "POST",
+            "/api/ask",
+            json={"question": QUESTION},
+            headers={"Accept": "text/event-stream"},
+        ) as response,
+    ):
+        # Keep the iterator referenced: a discarded one is closed at once, and closing it
+        # closes the connection, i.e. the client would leave before this check.
+        events = iter_events(response)
+        kind, _ = next(events)
+        assert kind == "sources"
+        assert services.generator.waiting == 1
+    # Once the model is free again the abandoned request must not keep its place.
+    wait_until(lambda: services.generator.waiting == 0)
+    assert services.generator.waiting == 0
+
+    with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as http:
+        response = http.post("/api/ask", json={"question": QUESTION})
+    assert response.status_code == 200
+    assert response.json()["answer"]
+    assert services.generator.waiting == 0
