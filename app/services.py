@@ -12,8 +12,9 @@ from enclave.db import Database
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
 from enclave.vectorstore import VectorStore
+from ingest.parse_pool import ParsePool
 from ingest.pipeline import Ingestor
-from ingest.worker import Worker
+from ingest.worker import Worker, open_parse_pool
 
 
 def load_generator(settings: Settings) -> Generator:
@@ -37,6 +38,7 @@ class Services:
     ingestor: Ingestor
     worker: Worker
     library: Library
+    parser: ParsePool
     _stop: threading.Event = field(default_factory=threading.Event)
     _worker_thread: threading.Thread | None = None
 
@@ -58,13 +60,18 @@ class Services:
             raise
         answers = AnswerService(Retriever(embedder, store), generator, min_score=settings.min_score)
         ingestor = Ingestor.from_settings(settings, database, store, embedder)
+        parser = open_parse_pool(settings)
         worker = Worker(
-            database, ingestor, stale_after=timedelta(seconds=settings.job_stale_seconds)
+            database,
+            ingestor,
+            stale_after=timedelta(seconds=settings.job_stale_seconds),
+            parser=parser,
         )
         library = Library(settings, database, ingestor)
         return cls(
-            settings, database, store, embedder, generator, answers, ingestor, worker, library
-        )
+            settings, database, store, embedder, generator, answers, ingestor, worker, library,
+            parser,
+        )  # fmt: skip
 
     def start_worker(self, poll_seconds: float = 1.0) -> None:
         """Run queued ingestion jobs in this process: uploads, and syncs handed over by
@@ -89,6 +96,7 @@ class Services:
 
     def close(self) -> None:
         self.stop_worker()
+        self.parser.close()
         self.generator.close()
         self.store.close()
         self.database.dispose()

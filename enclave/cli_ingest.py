@@ -22,7 +22,14 @@ from enclave.embedder import Embedder
 from enclave.settings import Settings
 from enclave.vectorstore import StoreInUse, VectorStore
 from ingest.pipeline import FileResult, Ingestor, Outcome
-from ingest.worker import JobReport, Worker, enqueue_sync, load_report, register_source
+from ingest.worker import (
+    JobReport,
+    Worker,
+    enqueue_sync,
+    load_report,
+    open_parse_pool,
+    register_source,
+)
 
 SUMMARY_COLUMNS = ("added", "updated", "unchanged", "deleted", "failed", "chunks")
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
@@ -36,7 +43,13 @@ def open_worker(settings: Settings, database: Database, console: Console) -> Ite
         with console.status("Loading the embedding model…", spinner="dots"):
             embedder = Embedder.from_settings(settings)
         ingestor = Ingestor.from_settings(settings, database, store, embedder)
-        yield Worker(database, ingestor, stale_after=timedelta(seconds=settings.job_stale_seconds))
+        with open_parse_pool(settings) as parser:
+            yield Worker(
+                database,
+                ingestor,
+                stale_after=timedelta(seconds=settings.job_stale_seconds),
+                parser=parser,
+            )
     finally:
         store.close()
 

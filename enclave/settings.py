@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     default_groups: list[str] = Field(default_factory=lambda: ["public"])
     max_file_mb: float = Field(200, gt=0, description="Larger files are recorded as too large.")
     parse_timeout_seconds: float = Field(120, gt=0, description="A parser taking longer fails.")
+    parse_workers: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 1) - 1),
+        ge=1,
+        description="Processes parsing files ahead of the embedder.",
+    )
     job_stale_seconds: float = Field(
         60, gt=0, description="A running job silent this long is taken over (its worker died)."
     )

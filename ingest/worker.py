@@ -12,18 +12,23 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import select
 
 from enclave.db import Database, Job, JobFile, JobKind, JobStatus, Source
 from enclave.db.jobs import JobRepository, SourceRepository
 from enclave.db.models import utcnow
-from ingest.pipeline import FileResult, Ingestor, Outcome
+from enclave.settings import Settings
+from ingest.parse_pool import ParsePool, ParseResult
+from ingest.parsing import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
+from ingest.pipeline import FileResult, Ingestor, Outcome, Pending
 from ingest.sources import source_files
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,33 @@ def load_report(database: Database, job_id: str) -> JobReport:
 ProgressCallback = Callable[[Job, FileResult | None], None]
 
 
+class Parser(Protocol):
+    """Parses files and yields each as it finishes (the ParsePool's interface)."""
+
+    def map_unordered(
+        self, paths: Iterable[Path], *, ahead: int | None = None
+    ) -> Iterator[ParseResult]: ...
+
+
+class InlineParser:
+    """Parses in this process, one file at a time: no per-file timeout and no overlap with
+    embedding. For tests and for callers that cannot start processes."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+
+    def map_unordered(
+        self, paths: Iterable[Path], *, ahead: int | None = None
+    ) -> Iterator[ParseResult]:
+        for path in paths:
+            started = time.perf_counter()
+            try:
+                parsed: list[ParsedPart] | ParseError = parse_file(path, max_bytes=self.max_bytes)
+            except ParseError as error:
+                parsed = error
+            yield ParseResult(path, parsed, time.perf_counter() - started)
+
+
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
@@ -92,9 +124,11 @@ class Worker:
         name: str | None = None,
         stale_after: timedelta = timedelta(seconds=60),
         heartbeat_every: float = 5.0,
+        parser: Parser | None = None,
     ) -> None:
         self.database = database
         self.ingestor = ingestor
+        self.parser: Parser = parser or InlineParser(ingestor.max_file_bytes)
         self.name = name or default_worker_name()
         self.stale_after = stale_after
         self.heartbeat_every = heartbeat_every
@@ -149,10 +183,19 @@ class Worker:
         if files is None:
             files = source_files(source)
         self._update(job_id, files_total=len(files))
+        changed: dict[Path, Pending] = {}
         for path in files:
             if str(path) in done:
                 continue
-            for result in self._ingest_one(path, source):
+            checked = self.ingestor.check(path, source)
+            if isinstance(checked, Pending):
+                changed[path] = checked
+            else:
+                self._record(job_id, checked, on_progress)
+        # Changed files are parsed ahead (in worker processes with the ParsePool) while
+        # the ones already parsed are chunked, embedded and written here.
+        for parsed in self.parser.map_unordered(list(changed)):
+            for result in self._index_one(changed[parsed.path], parsed.outcome, source):
                 self._record(job_id, result, on_progress)
         if job.kind == JobKind.SYNC:
             present = {str(p) for p in files}
@@ -160,13 +203,16 @@ class Worker:
                 if result.path not in done:
                     self._record(job_id, result, on_progress)
 
-    def _ingest_one(self, path: Path, source: Source) -> list[FileResult]:
+    def _index_one(
+        self, pending: Pending, parsed: "list[ParsedPart] | ParseError", source: Source
+    ) -> list[FileResult]:
         """One file's failure, whatever its cause, is that file's alone."""
         try:
-            return self.ingestor.ingest_file(path, source)
+            return self.ingestor.index(pending, parsed, source)
         except Exception as error:
-            log.exception("ingesting %s failed", path)
-            return [FileResult(str(path), Outcome.FAILED, 0, f"internal error: {error}"[:500])]
+            log.exception("indexing %s failed", pending.state.path)
+            reason = f"internal error: {type(error).__name__}: {error}"[:500]
+            return [FileResult(str(pending.state.path), Outcome.FAILED, 0, reason)]
 
     def _record(
         self, job_id: str, result: FileResult, on_progress: ProgressCallback | None
@@ -210,6 +256,14 @@ class Worker:
         finally:
             stop.set()
             thread.join()
+
+
+def open_parse_pool(settings: Settings) -> ParsePool:
+    return ParsePool(
+        settings.parse_workers,
+        timeout=settings.parse_timeout_seconds,
+        max_bytes=int(settings.max_file_mb * 1024 * 1024),
+    )
 
 
 def register_source(
