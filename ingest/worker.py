@@ -184,24 +184,48 @@ class Worker:
             files = source_files(source)
         self._update(job_id, files_total=len(files))
         changed: dict[Path, Pending] = {}
+        copies: list[Path] = []  # same new content as a file ahead of them in this job
+        digests: set[str] = set()
         for path in files:
             if str(path) in done:
                 continue
             checked = self.ingestor.check(path, source)
-            if isinstance(checked, Pending):
+            if not isinstance(checked, Pending):
+                self._record(job_id, checked, on_progress)
+            elif checked.digest in digests:
+                copies.append(path)
+            else:
+                digests.add(checked.digest)
                 changed[path] = checked
+        self._parse_and_index(job_id, changed, source, on_progress)
+        # Checked again now that their original is indexed: recorded as duplicates (or
+        # indexed after all, if the original failed).
+        again: dict[Path, Pending] = {}
+        for path in copies:
+            checked = self.ingestor.check(path, source)
+            if isinstance(checked, Pending):
+                again[path] = checked
             else:
                 self._record(job_id, checked, on_progress)
-        # Changed files are parsed ahead (in worker processes with the ParsePool) while
-        # the ones already parsed are chunked, embedded and written here.
-        for parsed in self.parser.map_unordered(list(changed)):
-            for result in self._index_one(changed[parsed.path], parsed.outcome, source):
-                self._record(job_id, result, on_progress)
+        self._parse_and_index(job_id, again, source, on_progress)
         if job.kind == JobKind.SYNC:
             present = {str(p) for p in files}
             for result in self.ingestor.remove_vanished(source, present):
                 if result.path not in done:
                     self._record(job_id, result, on_progress)
+
+    def _parse_and_index(
+        self,
+        job_id: str,
+        changed: dict[Path, Pending],
+        source: Source,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        """Changed files are parsed ahead (in worker processes with the ParsePool) while the
+        ones already parsed are chunked, embedded and written here."""
+        for parsed in self.parser.map_unordered(list(changed)):
+            for result in self._index_one(changed[parsed.path], parsed.outcome, source):
+                self._record(job_id, result, on_progress)
 
     def _index_one(
         self, pending: Pending, parsed: "list[ParsedPart] | ParseError", source: Source
