@@ -24,7 +24,21 @@ help:
 
 install: $(STAMP)
 
+# OCR for scanned PDFs and images (tesseract, and poppler to render PDF pages). LibreOffice
+# (legacy .doc/.ppt) is optional and large: `apt-get install libreoffice-writer-nogui
+# libreoffice-impress-nogui`. Without these, such files fail with a reason saying what is missing.
+SYSTEM_PACKAGES := tesseract-ocr poppler-utils libmagic1
+
 $(STAMP): pyproject.toml deploy/shims/en_core_web_sm/pyproject.toml Makefile
+	@if ! command -v tesseract >/dev/null || ! command -v pdftoppm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing $(SYSTEM_PACKAGES) (Debian packages, for OCR)"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+		else \
+			echo "Note: install $(SYSTEM_PACKAGES) for OCR of scanned PDFs and images."; \
+		fi; \
+	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing into $(VENV). The first time takes 10-15 minutes (llama.cpp compiles);"
 	@echo "afterwards pip reuses its cached wheels and this step takes seconds."

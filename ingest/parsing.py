@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from functools import cache
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 200 * MIB
-OCR_LANGUAGES = ["eng"]  # Debian's tesseract-ocr ships the English model (tesseract-ocr-eng)
+# The documents' language: spares unstructured a detection per element, and names the
+# tesseract model to OCR with (Debian's tesseract-ocr ships English, tesseract-ocr-eng).
+LANGUAGES = ["eng"]
 NO_TEXT_LAYER = "no text layer (install tesseract-ocr for OCR)"
 NO_TEXT = "no text found in the file"
 # Attachments of attachments (a forwarded email with a PDF) are followed this deep.
@@ -137,7 +139,7 @@ def _partition(path: Path, **options: Any) -> list["Element"]:
     # Imported lazily: unstructured's import takes seconds and is only needed when parsing.
     from unstructured.partition.auto import partition
 
-    options.setdefault("languages", OCR_LANGUAGES)
+    options.setdefault("languages", LANGUAGES)
     return list(partition(filename=str(path), **options))
 
 
@@ -279,7 +281,7 @@ def _pdf_text_by_pypdf(path: Path) -> list["Element"]:
     for number, text in enumerate(pages, start=1):
         if not text.strip():
             continue
-        page = partition_text(text=text, metadata_filename=str(path), languages=OCR_LANGUAGES)
+        page = partition_text(text=text, metadata_filename=str(path), languages=LANGUAGES)
         for element in page:
             element.metadata.page_number = number
         elements.extend(page)
@@ -289,7 +291,7 @@ def _pdf_text_by_pypdf(path: Path) -> list["Element"]:
 def _ocr(path: Path) -> list["Element"]:
     if not tesseract_available():
         raise ParseError(NO_TEXT_LAYER)
-    elements = _partition(path, strategy="ocr_only", languages=OCR_LANGUAGES)
+    elements = _partition(path, strategy="ocr_only", languages=LANGUAGES)
     if not _has_text(elements):
         raise ParseError("no text found by OCR")
     return elements
@@ -332,7 +334,7 @@ def _partition_text_or_rows(path: Path, encoding: str | None) -> list["Element"]
     from unstructured.partition.text import partition_text
 
     text = decode_text(path.read_bytes(), encoding)
-    return list(partition_text(text=text, metadata_filename=str(path), languages=OCR_LANGUAGES))
+    return list(partition_text(text=text, metadata_filename=str(path), languages=LANGUAGES))
 
 
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16/32 LE, UTF-16/32 BE
@@ -435,7 +437,7 @@ def _partition_json(path: Path, kind: "FileType") -> list["Element"]:
             return list(partition_json(text=text, metadata_filename=str(path)))
         except ValueError:
             pass
-    return list(partition_text(text=text, metadata_filename=str(path), languages=OCR_LANGUAGES))
+    return list(partition_text(text=text, metadata_filename=str(path), languages=LANGUAGES))
 
 
 def decode_text(data: bytes, encoding: str | None = None) -> str:
@@ -597,14 +599,14 @@ def _email_body(path: Path, message: Message) -> list["Element"]:
     left to the caller so each becomes its own part."""
     try:
         return _partition(path, process_attachments=False)
-    except (AssertionError, AttributeError, TypeError, LookupError):
+    except (AssertionError, AttributeError, TypeError, LookupError, UnicodeError):
         # unstructured expects a str body; a digest or a body with a broken charset is not.
         text = _fallback_body_text(message)
         if not text:
             return []
         from unstructured.partition.text import partition_text
 
-        return list(partition_text(text=text, metadata_filename=str(path), languages=["eng"]))
+        return list(partition_text(text=text, metadata_filename=str(path), languages=LANGUAGES))
 
 
 def _fallback_body_text(message: Message) -> str:
@@ -661,8 +663,10 @@ def _parse_msg(path: Path, *, max_bytes: int, depth: int) -> list[ParsedPart]:
     if _msg_encrypted(message):
         raise ParseError("encrypted: S/MIME-encrypted Outlook message")
     body = _partition(path, process_attachments=False)
+    # An attached Outlook item (a message or contact kept as an object, not a file) has no
+    # file bytes: it becomes a part that says so.
     attachments = [
-        (attachment.file_name or "attachment", attachment.file_bytes or b"")
+        (attachment.file_name or "attachment", attachment.file_bytes)
         for attachment in message.attachments
         if (attachment.mime_type or "") not in SIGNATURE_TYPES
     ]
@@ -720,7 +724,7 @@ def _email_parts(
     path: Path,
     header: str,
     body: list["Element"],
-    attachments: list[tuple[str, bytes]],
+    attachments: Sequence[tuple[str, bytes | None]],
     *,
     max_bytes: int,
     depth: int,
@@ -743,10 +747,12 @@ def _email_parts(
 
 
 def _attachment_parts(
-    name: str, data: bytes, container: Path, *, max_bytes: int, depth: int
+    name: str, data: bytes | None, container: Path, *, max_bytes: int, depth: int
 ) -> list[ParsedPart]:
     """An attachment is parsed by its own type, from a temporary file named like it."""
     title = document_title([], Path(name))
+    if data is None:
+        return [ParsedPart(name, title, error="embedded Outlook item, not a file: not read")]
     if depth + 1 > MAX_ATTACHMENT_DEPTH:
         return [ParsedPart(name, title, error="attachment nested too deeply")]
     with tempfile.TemporaryDirectory(prefix="enclave-attachment-") as folder:

@@ -11,7 +11,7 @@ Jobs (ingest/worker.py) decide which files to pass here and which documents have
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -329,6 +329,12 @@ class Ingestor:
                 if child.source_path not in keep:
                     self.store.delete_document(child.id)
                     repository.delete(child)
+
+    def documents_under(self, source: Source, where: Callable[[Path], bool]) -> set[str]:
+        """Paths of the source's documents whose file `where` accepts."""
+        with self.database.session() as session:
+            documents = DocumentRepository(session).of_source(source.id)
+            return {d.source_path for d in documents if where(Path(d.source_path))}
 
     def remove_vanished(self, source: Source, present: set[str]) -> list[FileResult]:
         """Delete the source's documents whose file is no longer among `present`."""

@@ -1,5 +1,6 @@
 """Which files belong to a source: its root walked, filtered by include/exclude globs."""
 
+from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -18,12 +19,22 @@ def _matches(relative: str, patterns: str | None) -> bool:
     return False
 
 
-def source_files(source: Source) -> list[Path]:
-    """The source's files today; empty when its root has gone."""
+@dataclass
+class SourceListing:
+    files: list[Path]
+    # Folders that could not be listed this time: their documents must not count as deleted.
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+
+    def may_have(self, path: Path) -> bool:
+        return any(path.is_relative_to(folder) for folder, _ in self.unreadable)
+
+
+def source_files(source: Source) -> SourceListing:
+    """The source's files today; none when its root has gone."""
     root = Path(source.root)
     found = discover([root])
     if root.is_file():
-        return found.files
+        return SourceListing(found.files, found.unreadable)
     files = []
     for path in found.files:
         relative = path.relative_to(root).as_posix()
@@ -32,4 +43,4 @@ def source_files(source: Source) -> list[Path]:
         if _matches(relative, source.exclude):
             continue
         files.append(path)
-    return files
+    return SourceListing(files, found.unreadable)

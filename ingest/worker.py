@@ -29,7 +29,7 @@ from enclave.settings import Settings
 from ingest.parse_pool import ParsePool, ParseResult
 from ingest.parsing import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
 from ingest.pipeline import FileResult, Ingestor, Outcome, Pending
-from ingest.sources import source_files
+from ingest.sources import SourceListing, source_files
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +180,16 @@ class Worker:
                 raise LookupError(f"job {job_id} or its source no longer exists")
             files = [Path(p) for p in job.paths] if job.kind == JobKind.UPLOAD else None
             done = JobRepository(session).recorded_paths(job_id)
+        unreadable = SourceListing([])
         if files is None:
-            files = source_files(source)
+            unreadable = source_files(source)
+            files = unreadable.files
+            for folder, reason in unreadable.unreadable:
+                failure = FileResult(
+                    str(folder), Outcome.FAILED, 0, f"cannot list folder: {reason}"
+                )
+                if failure.path not in done:
+                    self._record(job_id, failure, on_progress)
         self._update(job_id, files_total=len(files))
         changed: dict[Path, Pending] = {}
         copies: list[Path] = []  # same new content as a file ahead of them in this job
@@ -209,7 +217,9 @@ class Worker:
                 self._record(job_id, checked, on_progress)
         self._parse_and_index(job_id, again, source, on_progress)
         if job.kind == JobKind.SYNC:
+            # A document under a folder that could not be listed is kept, not deleted.
             present = {str(p) for p in files}
+            present |= self.ingestor.documents_under(source, unreadable.may_have)
             for result in self.ingestor.remove_vanished(source, present):
                 if result.path not in done:
                     self._record(job_id, result, on_progress)

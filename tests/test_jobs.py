@@ -282,3 +282,37 @@ def test_two_workers_share_the_queue_without_doing_a_file_twice(
     # across concurrent workers); the index stays exact either way.
     assert len(documents) == 12 and sum(d.duplicate_of is not None for d in documents) >= 6
     assert store.chunk_counts() == {d.id: d.chunk_count for d in documents if d.chunk_count}
+
+
+def test_an_unlistable_folder_does_not_delete_its_documents(
+    database: Database,
+    store: VectorStore,
+    embedder: Embedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A share that is briefly unreadable must not wipe its documents from the index. As root
+    no permission stops a listing, so the walk's result is what the test substitutes."""
+    import ingest.sources
+    from ingest.discovery import Discovery, discover
+
+    folder = make_folder(tmp_path, 2)
+    (folder / "team").mkdir()
+    (folder / "team" / "plan.md").write_text("# Plan\n\nThe migration plan starts in June.")
+    worker = Worker(database, Ingestor(database, store, embedder, max_chunk_tokens=256))
+    first = sync_now(worker, folder)
+    assert first.totals()["added"] == 3
+
+    def listing_without_team(paths: list[Path]) -> Discovery:
+        found = discover(paths)
+        found.files = [p for p in found.files if "team" not in p.parts]
+        found.unreadable.append((folder.resolve() / "team", "Permission denied"))
+        return found
+
+    monkeypatch.setattr(ingest.sources, "discover", listing_without_team)
+    second = sync_now(worker, folder)
+    outcomes = {Path(r.path).name: (r.status, r.error) for r in second.files}
+    assert outcomes["team"] == (Outcome.FAILED, "cannot list folder: Permission denied")
+    assert Outcome.DELETED not in {status for status, _ in outcomes.values()}
+    hit = store.search(embedder.embed_query("when does the migration plan start"), limit=1)[0]
+    assert "June" in hit.text
