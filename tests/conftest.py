@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +27,9 @@ from enclave.db.migrate import upgrade  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from enclave.settings import Settings  # noqa: E402
 from enclave.vectorstore import VectorStore  # noqa: E402
+
+if TYPE_CHECKING:
+    from ingest.worker import JobReport
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -125,6 +129,23 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {"data_dir": data_dir, "_env_file": None}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def index_folder(settings: Settings, embedder: Embedder, folder: Path) -> "JobReport":
+    """Migrate, then sync `folder` into the settings' store in this process, and close the
+    store again: embedded Qdrant allows one client per folder, and the app opens its own."""
+    from ingest.pipeline import Ingestor
+    from ingest.worker import Worker, sync_now
+
+    upgrade(settings.database_url)
+    database = Database.from_settings(settings)
+    store = VectorStore.from_settings(settings)
+    try:
+        ingestor = Ingestor.from_settings(settings, database, store, embedder)
+        return sync_now(Worker(database, ingestor), folder)
+    finally:
+        store.close()
+        database.dispose()
 
 
 @pytest.fixture

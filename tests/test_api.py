@@ -19,14 +19,11 @@ from app.answers import NOT_FOUND
 from app.main import create_app
 from app.prompting import extract_citations, snippet
 from app.services import Services
-from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError
 from enclave.vectorstore import VectorStore
-from ingest.pipeline import Ingestor
-from ingest.worker import Worker, sync_now
-from tests.conftest import SAMPLES, make_settings
+from tests.conftest import SAMPLES, index_folder, make_settings
 from tests.sample_questions import SAMPLE_QUESTIONS
 
 EXPECTED_FILE = {question: name for question, name, _page in SAMPLE_QUESTIONS}
@@ -54,16 +51,7 @@ def services(
         llm_max_tokens=24,
         generation_queue_size=0,
     )
-    upgrade(settings.database_url)
-    database = Database.from_settings(settings)
-    store = VectorStore.from_settings(settings)
-    try:
-        ingestor = Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
-        report = sync_now(Worker(database, ingestor), SAMPLES)
-    finally:
-        # Embedded Qdrant allows one client per folder: the service opens its own.
-        store.close()
-        database.dispose()
+    report = index_folder(settings, embedder, SAMPLES)
     assert not report.failed, report.as_json()
     assert report.totals()["added"] == 5
     built = Services.build(settings, embedder=embedder)

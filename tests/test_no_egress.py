@@ -9,14 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.services import Services
-from enclave.db import Database
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.offline import OFFLINE_ENVIRONMENT
-from enclave.vectorstore import VectorStore
-from ingest.pipeline import Ingestor
-from ingest.worker import Worker, sync_now
-from tests.conftest import SAMPLES, make_settings
+from tests.conftest import SAMPLES, index_folder, make_settings
 from tests.egress_guard import EgressBlocked, EgressGuard
 
 
@@ -44,13 +39,7 @@ def test_ingest_search_and_ask_make_no_outbound_connection(
     tmp_path: Path, embedder: Embedder, tiny_gguf: Path, egress_guard: EgressGuard
 ) -> None:
     settings = make_settings(tmp_path / "var", llm_model_path=tiny_gguf, llm_max_tokens=16)
-    upgrade(settings.database_url)
-    database = Database.from_settings(settings)
-    store = VectorStore.from_settings(settings)
-    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=256)
-    report = sync_now(Worker(database, ingestor), SAMPLES)
-    store.close()
-    database.dispose()
+    report = index_folder(settings, embedder, SAMPLES)
     assert report.totals()["chunks"] > 0 and not report.failed
 
     services = Services.build(settings, embedder=embedder)

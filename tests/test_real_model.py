@@ -10,13 +10,8 @@ from litestar.testing import TestClient
 
 from app.main import create_app
 from app.services import Services
-from enclave.db import Database
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
-from enclave.vectorstore import VectorStore
-from ingest.pipeline import Ingestor
-from ingest.worker import Worker, sync_now
-from tests.conftest import SAMPLES, make_settings
+from tests.conftest import SAMPLES, index_folder, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -27,12 +22,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iter
     shutil.copytree(SAMPLES, root / "samples", ignore=shutil.ignore_patterns("*.py"))
     # Temperature 0: greedy decoding, so the test sees the same answer every run.
     settings = make_settings(root / "var", llm_temperature=0.0, llm_max_tokens=96)
-    upgrade(settings.database_url)
-    database, store = Database.from_settings(settings), VectorStore.from_settings(settings)
-    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=256)
-    sync_now(Worker(database, ingestor), root / "samples")
-    store.close()
-    database.dispose()
+    index_folder(settings, embedder, root / "samples")
     services = Services.build(settings, embedder=embedder)
     with TestClient(create_app(services=services)) as test_client:
         yield test_client

@@ -7,13 +7,9 @@ from pathlib import Path
 import pytest
 
 from app.retrieval import Retriever
-from enclave.db import Database
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.vectorstore import VectorStore
-from ingest.pipeline import Ingestor
-from ingest.worker import Worker, sync_now
-from tests.conftest import SAMPLES, make_settings
+from tests.conftest import SAMPLES, index_folder, make_settings
 from tests.sample_questions import SAMPLE_QUESTIONS
 
 
@@ -22,14 +18,10 @@ def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> I
     root = tmp_path_factory.mktemp("quality")
     shutil.copytree(SAMPLES, root / "samples", ignore=shutil.ignore_patterns("*.py"))
     settings = make_settings(root / "var")
-    upgrade(settings.database_url)
-    database = Database.from_settings(settings)
+    index_folder(settings, embedder, root / "samples")
     store = VectorStore.from_settings(settings)
-    ingestor = Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
-    sync_now(Worker(database, ingestor), root / "samples")
     yield Retriever(embedder, store)
     store.close()
-    database.dispose()
 
 
 @pytest.mark.parametrize(("question", "file_name", "page"), SAMPLE_QUESTIONS)

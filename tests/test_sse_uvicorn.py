@@ -25,13 +25,8 @@ import uvicorn
 from app.generation import Generator
 from app.main import create_app
 from app.services import Services
-from enclave.db import Database
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
-from enclave.vectorstore import VectorStore
-from ingest.pipeline import Ingestor
-from ingest.worker import Worker, sync_now
-from tests.conftest import SAMPLES, make_settings
+from tests.conftest import SAMPLES, index_folder, make_settings
 
 pytestmark = pytest.mark.timeout(180)  # a hang (e.g. a buffered stream) fails, not blocks
 
@@ -53,16 +48,8 @@ def services(
         llm_context_size=2048,
         llm_max_tokens=24,
     )
-    upgrade(settings.database_url)
-    database = Database.from_settings(settings)
-    store = VectorStore.from_settings(settings)
-    try:
-        # One file is enough to give the model passages; it keeps the module fast.
-        ingestor = Ingestor(database, store, embedder, max_chunk_tokens=settings.chunk_max_tokens)
-        report = sync_now(Worker(database, ingestor), SAMPLES / "employee-handbook.md")
-    finally:
-        store.close()  # embedded Qdrant: one client per folder
-        database.dispose()
+    # One file is enough to give the model passages; it keeps the module fast.
+    report = index_folder(settings, embedder, SAMPLES / "employee-handbook.md")
     assert not report.failed and report.totals()["chunks"] > 0, report.as_json()
     built = Services.build(settings, embedder=embedder)
     yield built
