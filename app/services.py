@@ -66,6 +66,7 @@ class Services:
             ingestor,
             stale_after=timedelta(seconds=settings.job_stale_seconds),
             parser=parser,
+            embed_batch_chunks=settings.embed_batch_chunks,
         )
         library = Library(settings, database, ingestor)
         return cls(

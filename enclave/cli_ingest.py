@@ -49,6 +49,7 @@ def open_worker(settings: Settings, database: Database, console: Console) -> Ite
                 ingestor,
                 stale_after=timedelta(seconds=settings.job_stale_seconds),
                 parser=parser,
+                embed_batch_chunks=settings.embed_batch_chunks,
             )
     finally:
         store.close()

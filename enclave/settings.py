@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Models
     embedding_model: Path | None = Field(None, description="sentence-transformers model folder.")
     embedding_batch_size: int = Field(32, ge=1, le=1024)
+    embed_batch_chunks: int = Field(
+        256, ge=1, description="Chunks of several files gathered into one embedding call."
+    )
     llm_model_path: Path | None = Field(None, description="Llama-family chat GGUF file.")
     llm_context_size: int = Field(4096, ge=512)
     llm_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from enclave.db import Database, Document, DocumentStatus, Source
 from enclave.db.documents import DocumentRepository
-from enclave.embedder import Embedder
+from enclave.embedder import Embedder, Vectors
 from enclave.settings import Settings
 from enclave.vectorstore import ChunkRecord, VectorStore
 from ingest.chunking import Chunk, chunk_document
@@ -64,6 +64,28 @@ def file_digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PreparedPart:
+    document_path: str
+    title: str
+    chunks: list[Chunk]
+    error: str | None
+    is_main: bool
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed file, chunked and ready to embed: attachments first, the file itself last."""
+
+    pending: "Pending"
+    parts: list[PreparedPart]
+    error: str | None = None  # the file itself could not be parsed
+
+    @property
+    def texts(self) -> list[str]:
+        return [chunk.embed_text for part in self.parts for chunk in part.chunks]
 
 
 @dataclass(frozen=True)
@@ -153,42 +175,76 @@ class Ingestor:
     def index(
         self, pending: Pending, parsed: "list[ParsedPart] | ParseError", source: Source | None
     ) -> list[FileResult]:
-        path = pending.state.path
+        """Chunk, embed and write one parsed file (the worker batches several instead)."""
+        prepared = self.prepare(pending, parsed)
+        return self.write(prepared, self.embedder.embed_documents(prepared.texts), source)
+
+    def prepare(self, pending: Pending, parsed: "list[ParsedPart] | ParseError") -> "Prepared":
+        """Chunk every part of a parsed file: pure computation, nothing is written yet."""
         if isinstance(parsed, ParseError):
-            return [self._record_failure(str(path), path, str(parsed), source)]
-        main, attachments = parsed[0], parsed[1:]
+            return Prepared(pending, [], str(parsed))
+        path = pending.state.path
+        parts = []
+        # Attachments first, the file itself last: its row (with the new hash) is written
+        # last, so a crash before it leaves the file marked for re-indexing.
+        for part in [*parsed[1:], parsed[0]]:
+            is_main = part is parsed[0]
+            title = part.title or document_title(part.elements, path)
+            chunks = [] if part.error else chunk_document(
+                part.elements, title, self.embedder, self.max_chunk_tokens
+            )  # fmt: skip
+            document_path = str(path) if is_main else attachment_path(str(path), part.name)
+            parts.append(PreparedPart(document_path, title, chunks, part.error, is_main))
+        return Prepared(pending, parts)
+
+    def write(
+        self, prepared: "Prepared", vectors: Vectors, source: Source | None
+    ) -> list[FileResult]:
+        """Store a prepared file's chunks with their vectors (in `prepared.texts` order)."""
+        pending, path = prepared.pending, prepared.pending.state.path
+        if prepared.error is not None:
+            return [self._record_failure(str(path), path, prepared.error, source)]
         parent_id = self._ensure_document(str(path), source)
-        results = [
-            self._index_part(
-                attachment_path(str(path), part.name), part, pending, source, parent_id
+        results: list[FileResult] = []
+        offset = 0
+        for part in prepared.parts:
+            part_vectors = vectors[offset : offset + len(part.chunks)]
+            offset += len(part.chunks)
+            if part.is_main:
+                self._drop_children(parent_id, keep={r.path for r in results})
+            results.append(
+                self._write_part(
+                    part, part_vectors, pending, source, None if part.is_main else parent_id
+                )
             )
-            for part in attachments
-        ]
-        self._drop_children(parent_id, keep={r.path for r in results})
-        outcome = self._index_part(str(path), main, pending, source, None)
+        outcome = results[-1]
         self._release_duplicates(outcome.document_id)
         if outcome.status != Outcome.FAILED:
             status = Outcome.UPDATED if pending.was_indexed else Outcome.ADDED
-            outcome = FileResult(outcome.path, status, outcome.chunks, None, outcome.document_id)
-        return [*results, outcome]
+            results[-1] = FileResult(
+                outcome.path, status, outcome.chunks, None, outcome.document_id
+            )
+        return results
 
-    def _index_part(
+    def _write_part(
         self,
-        document_path: str,
-        part: ParsedPart,
+        part: "PreparedPart",
+        vectors: Vectors,
         pending: Pending,
         source: Source | None,
         parent_id: str | None,
     ) -> FileResult:
-        path = pending.state.path
+        path, document_path, title, chunks = (
+            pending.state.path,
+            part.document_path,
+            part.title,
+            part.chunks,
+        )
         if part.error:
             return self._record_failure(document_path, path, part.error, source, parent_id)
-        title = part.title or document_title(part.elements, path)
-        chunks = chunk_document(part.elements, title, self.embedder, self.max_chunk_tokens)
         if not chunks:
             reason = "no text could be extracted (empty, or a scan without a text layer)"
             return self._record_failure(document_path, path, reason, source, parent_id)
-        vectors = self.embedder.embed_documents([chunk.embed_text for chunk in chunks])
         with self.database.session() as session:
             repository = DocumentRepository(session)
             document = repository.by_path(document_path) or repository.add(

@@ -28,7 +28,7 @@ from enclave.db.models import utcnow
 from enclave.settings import Settings
 from ingest.parse_pool import ParsePool, ParseResult
 from ingest.parsing import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
-from ingest.pipeline import FileResult, Ingestor, Outcome, Pending
+from ingest.pipeline import FileResult, Ingestor, Outcome, Pending, Prepared
 from ingest.sources import SourceListing, source_files
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,14 @@ class Worker:
         stale_after: timedelta = timedelta(seconds=60),
         heartbeat_every: float = 5.0,
         parser: Parser | None = None,
+        embed_batch_chunks: int = 256,
     ) -> None:
         self.database = database
         self.ingestor = ingestor
         self.parser: Parser = parser or InlineParser(ingestor.max_file_bytes)
+        # Chunks gathered across files before one embedding call: bigger batches embed
+        # faster; files are recorded (and progress moves) once their batch is written.
+        self.embed_batch_chunks = embed_batch_chunks
         self.name = name or default_worker_name()
         self.stale_after = stale_after
         self.heartbeat_every = heartbeat_every
@@ -232,21 +236,43 @@ class Worker:
         on_progress: ProgressCallback | None,
     ) -> None:
         """Changed files are parsed ahead (in worker processes with the ParsePool) while the
-        ones already parsed are chunked, embedded and written here."""
+        ones already parsed are chunked here. Chunks of several files are embedded together
+        (one length-sorted call costs much less than one call per file), then each file is
+        written and recorded."""
+        batch: list[Prepared] = []
         for parsed in self.parser.map_unordered(list(changed)):
-            for result in self._index_one(changed[parsed.path], parsed.outcome, source):
-                self._record(job_id, result, on_progress)
+            pending = changed[parsed.path]
+            try:
+                batch.append(self.ingestor.prepare(pending, parsed.outcome))
+            except Exception as error:
+                self._record(job_id, _internal_failure(pending, error), on_progress)
+                continue
+            if sum(len(p.texts) for p in batch) >= self.embed_batch_chunks:
+                self._embed_and_write(job_id, batch, source, on_progress)
+                batch = []
+        self._embed_and_write(job_id, batch, source, on_progress)
 
-    def _index_one(
-        self, pending: Pending, parsed: "list[ParsedPart] | ParseError", source: Source
-    ) -> list[FileResult]:
-        """One file's failure, whatever its cause, is that file's alone."""
-        try:
-            return self.ingestor.index(pending, parsed, source)
-        except Exception as error:
-            log.exception("indexing %s failed", pending.state.path)
-            reason = f"internal error: {type(error).__name__}: {error}"[:500]
-            return [FileResult(str(pending.state.path), Outcome.FAILED, 0, reason)]
+    def _embed_and_write(
+        self,
+        job_id: str,
+        batch: list[Prepared],
+        source: Source,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        if not batch:
+            return
+        texts = [text for prepared in batch for text in prepared.texts]
+        vectors = self.ingestor.embedder.embed_documents(texts)
+        offset = 0
+        for prepared in batch:
+            own = vectors[offset : offset + len(prepared.texts)]
+            offset += len(prepared.texts)
+            try:
+                results = self.ingestor.write(prepared, own, source)
+            except Exception as error:  # one file's failure, whatever its cause, is its own
+                results = [_internal_failure(prepared.pending, error)]
+            for result in results:
+                self._record(job_id, result, on_progress)
 
     def _record(
         self, job_id: str, result: FileResult, on_progress: ProgressCallback | None
@@ -290,6 +316,12 @@ class Worker:
         finally:
             stop.set()
             thread.join()
+
+
+def _internal_failure(pending: Pending, error: Exception) -> FileResult:
+    log.exception("indexing %s failed", pending.state.path, exc_info=error)
+    reason = f"internal error: {type(error).__name__}: {error}"[:500]
+    return FileResult(str(pending.state.path), Outcome.FAILED, 0, reason)
 
 
 def open_parse_pool(settings: Settings) -> ParsePool:

@@ -148,6 +148,7 @@ def test_worker_killed_mid_job_resumes_to_an_exact_index(
         "ENCLAVE_DATA_DIR": str(tmp_path / "var"),
         "ENCLAVE_DATABASE_URL": database_url,
         "ENCLAVE_JOB_STALE_SECONDS": "2",
+        "ENCLAVE_EMBED_BATCH_CHUNKS": "4",  # files are recorded a few at a time
     }
     upgrade(database_url)
     database = Database(database_url)
