@@ -3,7 +3,7 @@
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.generation import Generator
 from app.prompting import Citation, build_messages, extract_citations, fit_passages
@@ -54,10 +54,6 @@ class AnswerService:
     retriever: Retriever
     generator: Generator
     min_score: float = 0.0
-    _answer_reserve: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        self._answer_reserve = self.generator.options.max_tokens
 
     async def search(self, query: str, k: int) -> list[Hit]:
         # Embedding is CPU work: keep it off the event loop.
@@ -65,7 +61,8 @@ class AnswerService:
 
     async def _passages(self, question: str, k: int) -> list[Hit]:
         hits = [h for h in await self.search(question, k) if h.score >= self.min_score]
-        budget = self.generator.context_size - self._answer_reserve
+        # Leave room in the context for the longest answer the model may write.
+        budget = self.generator.context_size - self.generator.options.max_tokens
         return fit_passages(question, hits, self.generator.count_tokens, budget)
 
     async def ask(self, question: str, k: int) -> Answer:

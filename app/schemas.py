@@ -6,7 +6,7 @@ from typing import Annotated
 import msgspec
 
 from app.answers import Answer, Timing
-from app.prompting import Citation
+from app.prompting import Citation, snippet
 from enclave.db import Document, Job
 from enclave.vectorstore import Hit
 
@@ -93,8 +93,6 @@ class SourceOut(msgspec.Struct):
 
 
 def sources_out(passages: list[Hit]) -> list[SourceOut]:
-    from app.prompting import snippet
-
     return [
         SourceOut(n, h.document_id, h.title, h.source, h.page, snippet(h.text), round(h.score, 4))
         for n, h in enumerate(passages, start=1)

@@ -52,14 +52,15 @@ class Services:
         store = VectorStore.from_settings(settings)
         try:
             embedder = embedder or Embedder.from_settings(settings)
-            store.ensure_collection(embedder.dimension)
+            ingestor = Ingestor.from_settings(
+                settings, database, store, embedder
+            )  # makes the collection
             generator = load_generator(settings)
         except BaseException:
             store.close()
             database.dispose()
             raise
         answers = AnswerService(Retriever(embedder, store), generator, min_score=settings.min_score)
-        ingestor = Ingestor.from_settings(settings, database, store, embedder)
         parser = open_parse_pool(settings)
         worker = Worker(
             database,

@@ -7,6 +7,7 @@ runs them and this command follows their progress (`--wait`) or returns at once.
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -195,25 +196,27 @@ def print_jobs(settings: Settings, console: Console, limit: int) -> None:
 def merged_json(reports: list[JobReport]) -> dict[str, object]:
     """One summary for the batch: `job_id` is the first job's (the only one for one path)."""
     files = [f for report in reports for f in report.as_json()["files"]]  # type: ignore[attr-defined]
-    totals = {key: 0 for key in (*SUMMARY_COLUMNS,)}
-    for report in reports:
-        for key, value in report.totals().items():
-            totals[key] = totals.get(key, 0) + value
     return {
         "job_id": reports[0].job_id if reports else None,
         "job_ids": [r.job_id for r in reports],
         "status": "failed" if any(r.status == JobStatus.FAILED for r in reports) else "succeeded",
         "files": files,
-        "totals": totals,
+        "totals": merged_totals(reports),
     }
+
+
+def merged_totals(reports: list[JobReport]) -> dict[str, int]:
+    totals: Counter[str] = Counter({column: 0 for column in SUMMARY_COLUMNS})
+    for report in reports:
+        totals.update(report.totals())
+    return dict(totals)
 
 
 def print_summary(reports: list[JobReport], console: Console) -> None:
     table = Table(title="Ingest summary")
     for column in SUMMARY_COLUMNS:
         table.add_column(column, justify="right")
-    totals = merged_json(reports)["totals"]
-    assert isinstance(totals, dict)
+    totals = merged_totals(reports)
     table.add_row(*(str(totals.get(column, 0)) for column in SUMMARY_COLUMNS))
     console.print(table)
     for report in reports:

@@ -131,6 +131,17 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def tiny_model_settings(data_dir: Path, tiny_gguf: Path, **overrides: object) -> Settings:
+    """Settings for the tiny random-weight GGUF (trained context 2048; its output is noise,
+    so a few tokens are enough)."""
+    values: dict[str, object] = {
+        "llm_model_path": tiny_gguf,
+        "llm_context_size": 2048,
+        "llm_max_tokens": 24,
+    }
+    return make_settings(data_dir, **{**values, **overrides})
+
+
 def index_folder(settings: Settings, embedder: Embedder, folder: Path) -> "JobReport":
     """Migrate, then sync `folder` into the settings' store in this process, and close the
     store again: embedded Qdrant allows one client per folder, and the app opens its own."""
@@ -150,13 +161,7 @@ def index_folder(settings: Settings, embedder: Embedder, folder: Path) -> "JobRe
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, tiny_gguf: Path) -> Settings:
-    return make_settings(
-        tmp_path / "var",
-        database_url=database_url,
-        llm_model_path=tiny_gguf,
-        llm_context_size=2048,
-        llm_max_tokens=24,
-    )
+    return tiny_model_settings(tmp_path / "var", tiny_gguf, database_url=database_url)
 
 
 @pytest.fixture

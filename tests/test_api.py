@@ -23,7 +23,7 @@ from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError
 from enclave.vectorstore import VectorStore
-from tests.conftest import SAMPLES, index_folder, make_settings
+from tests.conftest import SAMPLES, index_folder, tiny_model_settings
 from tests.sample_questions import SAMPLE_QUESTIONS
 
 EXPECTED_FILE = {question: name for question, name, _page in SAMPLE_QUESTIONS}
@@ -43,12 +43,10 @@ def services(
     """The samples ingested once; one place for the model and none waiting
     (generation_queue_size=0), so a single held admission fills the queue."""
     tmp = tmp_path_factory.mktemp("api")
-    settings = make_settings(
+    settings = tiny_model_settings(
         tmp / "var",
+        tiny_gguf,
         database_url=f"sqlite:///{tmp / 'enclave.db'}",
-        llm_model_path=tiny_gguf,
-        llm_context_size=2048,
-        llm_max_tokens=24,
         generation_queue_size=0,
     )
     report = index_folder(settings, embedder, SAMPLES)
@@ -483,9 +481,7 @@ def test_search_page_reports_a_too_long_query(client: TestClient[Any]) -> None:
 
 
 def test_app_builds_and_closes_its_own_services(tmp_path: Path, tiny_gguf: Path) -> None:
-    settings = make_settings(
-        tmp_path / "var", llm_model_path=tiny_gguf, llm_context_size=2048, llm_max_tokens=8
-    )
+    settings = tiny_model_settings(tmp_path / "var", tiny_gguf, llm_max_tokens=8)
     upgrade(settings.database_url)  # as `enclave serve` does before starting the app
 
     with TestClient(create_app(settings)) as test_client:

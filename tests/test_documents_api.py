@@ -13,18 +13,17 @@ from app.services import Services
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import tiny_model_settings
 
 HANDBOOK = b"# Parking rules\n\nVisitors park on level minus two. Bicycle racks are at gate C.\n"
 
 
 @pytest.fixture
 def app_settings(tmp_path: Path, database_url: str, tiny_gguf: Path) -> Settings:
-    return make_settings(
+    return tiny_model_settings(
         tmp_path / "var",
+        tiny_gguf,
         database_url=database_url,
-        llm_model_path=tiny_gguf,
-        llm_context_size=2048,
         llm_max_tokens=8,
         max_file_mb=0.01,  # 10 KB: lets a test exceed it cheaply
     )

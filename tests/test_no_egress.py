@@ -11,7 +11,7 @@ import pytest
 from app.services import Services
 from enclave.embedder import Embedder
 from enclave.offline import OFFLINE_ENVIRONMENT
-from tests.conftest import SAMPLES, index_folder, make_settings
+from tests.conftest import SAMPLES, index_folder, tiny_model_settings
 from tests.egress_guard import EgressBlocked, EgressGuard
 
 
@@ -38,7 +38,7 @@ def test_offline_switches_are_set() -> None:
 def test_ingest_search_and_ask_make_no_outbound_connection(
     tmp_path: Path, embedder: Embedder, tiny_gguf: Path, egress_guard: EgressGuard
 ) -> None:
-    settings = make_settings(tmp_path / "var", llm_model_path=tiny_gguf, llm_max_tokens=16)
+    settings = tiny_model_settings(tmp_path / "var", tiny_gguf, llm_max_tokens=16)
     report = index_folder(settings, embedder, SAMPLES)
     assert report.totals()["chunks"] > 0 and not report.failed
 

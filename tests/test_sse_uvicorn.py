@@ -26,7 +26,7 @@ from app.generation import Generator
 from app.main import create_app
 from app.services import Services
 from enclave.embedder import Embedder
-from tests.conftest import SAMPLES, index_folder, make_settings
+from tests.conftest import SAMPLES, index_folder, tiny_model_settings
 
 pytestmark = pytest.mark.timeout(180)  # a hang (e.g. a buffered stream) fails, not blocks
 
@@ -41,12 +41,8 @@ def services(
     tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, embedder: Embedder
 ) -> Iterator[Services]:
     tmp = tmp_path_factory.mktemp("sse")
-    settings = make_settings(
-        tmp / "var",
-        database_url=f"sqlite:///{tmp / 'enclave.db'}",
-        llm_model_path=tiny_gguf,
-        llm_context_size=2048,
-        llm_max_tokens=24,
+    settings = tiny_model_settings(
+        tmp / "var", tiny_gguf, database_url=f"sqlite:///{tmp / 'enclave.db'}"
     )
     # One file is enough to give the model passages; it keeps the module fast.
     report = index_folder(settings, embedder, SAMPLES / "employee-handbook.md")

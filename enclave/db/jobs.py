@@ -137,12 +137,7 @@ class JobRepository:
                 document_id=document_id,
             )
         )
-        job.files_done = (
-            self.session.scalar(
-                select(func.count()).select_from(JobFile).where(JobFile.job_id == job.id)
-            )
-            or 0
-        )
+        job.files_done += 1  # (job_id, path) is unique: a file cannot be counted twice
         job.chunks += chunks if outcome != "deleted" else 0
         job.heartbeat_at = utcnow()
 
