@@ -27,7 +27,13 @@ def bench_settings(data_dir: Path, **overrides: object) -> Settings:
         del os.environ[name]
     if ignored:
         print(f"note: ignoring {', '.join(ignored)} (benchmarks use the shipped defaults)")
-    values: dict[str, object] = {"data_dir": data_dir, "_env_file": None, **overrides}
+    # auth off: the benchmarks call the app anonymously on 127.0.0.1.
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "_env_file": None,
+        "auth": "off",
+        **overrides,
+    }
     return Settings(**values)  # type: ignore[arg-type]
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from enclave.settings import Settings
+from enclave.settings import EmbeddingBackend, Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -19,9 +19,20 @@ Vectors = npt.NDArray[np.float32]
 class Embedder:
     """Embeds chunks and queries into normalised vectors (cosine = dot product)."""
 
-    def __init__(self, model: "SentenceTransformer", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: "SentenceTransformer",
+        batch_size: int = 32,
+        backend: EmbeddingBackend = "torch",
+    ) -> None:
         self.model = model
         self.batch_size = batch_size
+        self.backend = backend
+        # int8 quantizes each layer's input with one scale for the whole batch, so a text's
+        # vector would depend on its batch mates (and padding): cosine down to 0.97 between a
+        # query alone and the same text in a batch. The model gets one text at a time instead
+        # (on CPU, as fast as batches of 32 once texts are sorted by length).
+        self.model_batch_size = 1 if backend == "onnx-int8" else batch_size
         self._tokenizer = model.tokenizer
         # The fast tokenizer keeps truncation/padding as shared mutable state: two threads
         # using it at once corrupt each other's batches (seen with the in-process worker
@@ -30,7 +41,16 @@ class Embedder:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, model_path: Path, batch_size: int = 32) -> "Embedder":
+    def load(
+        cls,
+        model_path: Path,
+        batch_size: int = 32,
+        *,
+        backend: EmbeddingBackend = "torch",
+        onnx_cache: Path | None = None,
+    ) -> "Embedder":
+        """Load the sentence-transformers folder. With an ONNX backend, its transformer runs
+        in ONNX Runtime from a file exported (and quantized) into `onnx_cache` on first use."""
         # Imported here: sentence-transformers costs seconds to import, and CLI paths
         # that never embed (db upgrade, --help) should not pay for it.
         from sentence_transformers import SentenceTransformer
@@ -39,11 +59,28 @@ class Embedder:
         transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
         model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
-        return cls(model, batch_size=batch_size)
+        if backend != "torch":
+            from enclave.embedder_onnx import onnx_file, use_onnx
+
+            if onnx_cache is None:
+                raise ValueError(f"the {backend!r} backend needs a folder for its ONNX file")
+            path = onnx_file(model, model_path, onnx_cache, quantized=backend == "onnx-int8")
+            use_onnx(model, path)
+        return cls(model, batch_size=batch_size, backend=backend)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Embedder":
-        return cls.load(settings.embedding_model_path(), batch_size=settings.embedding_batch_size)
+        onnx_cache = None
+        if settings.embedding_backend != "torch":
+            from enclave.embedder_onnx import cache_dir
+
+            onnx_cache = cache_dir(settings.data_dir)
+        return cls.load(
+            settings.embedding_model_path(),
+            batch_size=settings.embedding_batch_size,
+            backend=settings.embedding_backend,
+            onnx_cache=onnx_cache,
+        )
 
     @property
     def dimension(self) -> int:
@@ -90,7 +127,7 @@ class Embedder:
             with self._lock:
                 encoded = self.model.encode(
                     [texts[i] for i in batch],
-                    batch_size=self.batch_size,
+                    batch_size=self.model_batch_size,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
                     show_progress_bar=False,

@@ -131,6 +131,7 @@ class ParsePool:
         self._ids = itertools.count()
         self._wake_reader, self._wake_writer = multiprocessing.Pipe(duplex=False)
         self._closing = False
+        self._warm = False  # start a worker before any file is submitted
         self._error: BaseException | None = None
         self._dispatcher = threading.Thread(
             target=self._run, name="parse-pool-dispatcher", daemon=True
@@ -149,6 +150,14 @@ class ParsePool:
             self._pending.append(_Task(next(self._ids), Path(path), future))
         self._wake()
         return future
+
+    def warm_up(self) -> None:
+        """Start a worker now, in the background (the first one in this process also starts
+        the fork server, which imports the parsers: seconds), so that the first file does
+        not wait for it. Costs nothing more if files are submitted anyway."""
+        with self._lock:
+            self._warm = True
+        self._wake()
 
     def map_unordered(
         self, paths: Iterable[Path], *, ahead: int | None = None
@@ -220,7 +229,11 @@ class ParsePool:
         with self._lock:
             queued = len(self._pending)
         starting = sum(1 for w in workers if not w.ready)
-        for _ in range(min(queued - len(idle) - starting, self.workers - len(workers))):
+        wanted = queued - len(idle) - starting
+        if self._warm:
+            self._warm = False
+            wanted = max(wanted, 0 if workers else 1)
+        for _ in range(min(wanted, self.workers - len(workers))):
             workers.append(self._start_worker())
         for worker in idle:
             task = self._next_task()

@@ -256,7 +256,10 @@ class Ingestor:
             document.duplicate_of = None
             # Points first, then the row: a crash in between leaves a row that still says
             # "re-index me" (old hash), never a row that claims chunks the index lacks.
-            records = [_record(document, title, chunk, path) for chunk in chunks]
+            records = [
+                _record(document, title, chunk, path, source, pending.state.mtime)
+                for chunk in chunks
+            ]
             self.store.upsert(records, vectors)
             self.store.delete_chunks_from(document.id, len(chunks))
             document.title = title
@@ -426,7 +429,14 @@ class Ingestor:
         return True
 
 
-def _record(document: Document, title: str, chunk: Chunk, path: Path) -> ChunkRecord:
+def _record(
+    document: Document,
+    title: str,
+    chunk: Chunk,
+    path: Path,
+    source: Source | None,
+    modified: float,
+) -> ChunkRecord:
     return ChunkRecord(
         document_id=document.id,
         ordinal=chunk.ordinal,
@@ -437,6 +447,8 @@ def _record(document: Document, title: str, chunk: Chunk, path: Path) -> ChunkRe
         heading=chunk.heading,
         file_type=_file_type(path),
         groups=document.groups or ["public"],
+        source_name=source.name if source else "",
+        modified=modified,
     )
 
 

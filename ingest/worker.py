@@ -10,6 +10,7 @@ written, redoing a half-indexed file leaves exactly its current chunks.
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -93,8 +94,9 @@ class Parser(Protocol):
 
 
 class InlineParser:
-    """Parses in this process, one file at a time: no per-file timeout and no overlap with
-    embedding. For tests and for callers that cannot start processes."""
+    """Parses in this process, one file at a time (in the worker's read-ahead thread, so it
+    still overlaps embedding), without the pool's per-file timeout or crash isolation. For
+    tests and for callers that cannot start processes."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
@@ -109,6 +111,76 @@ class InlineParser:
             except ParseError as error:
                 parsed = error
             yield ParseResult(path, parsed, time.perf_counter() - started)
+
+
+_NOT_READY = "not ready"
+
+
+class _ReadAhead:
+    """Runs `parse(paths)` in a thread, up to `limit` parsed files ahead of the caller, so
+    that the caller can ask whether a parsed file is ready without waiting for one.
+
+    `paths` is pulled from that thread too (it may check files as it goes); once the caller
+    leaves, no further path is pulled. An exception in the thread is raised in the caller."""
+
+    def __init__(
+        self,
+        parse: Callable[[Iterable[Path]], Iterator[ParseResult]],
+        paths: Iterable[Path],
+        limit: int = 4,
+    ) -> None:
+        self._results: queue.Queue[ParseResult | BaseException | None] = queue.Queue(limit)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(parse, paths), name="parse-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def next(self, wait: bool) -> ParseResult | str | None:
+        """The next parsed file; None at the end; _NOT_READY when not waiting and none is."""
+        try:
+            item = self._results.get(block=wait)
+        except queue.Empty:
+            return _NOT_READY
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def _run(
+        self, parse: Callable[[Iterable[Path]], Iterator[ParseResult]], paths: Iterable[Path]
+    ) -> None:
+        try:
+            for result in parse(self._until_stopped(paths)):
+                if not self._put(result):
+                    return
+            self._put(None)
+        except BaseException as error:
+            self._put(error)
+
+    def _until_stopped(self, paths: Iterable[Path]) -> Iterator[Path]:
+        iterator = iter(paths)
+        while not self._stop.is_set():
+            path = next(iterator, None)
+            if path is None:
+                return
+            yield path
+
+    def _put(self, item: ParseResult | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._results.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __enter__(self) -> "_ReadAhead":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # The thread may be waiting for a parser (up to its timeout): it is not joined, it
+        # stops at its next step.
+        self._stop.set()
 
 
 def default_worker_name() -> str:
@@ -130,10 +202,12 @@ class Worker:
         self.database = database
         self.ingestor = ingestor
         self.parser: Parser = parser or InlineParser(ingestor.max_file_bytes)
-        # Chunks gathered across files before one embedding call: bigger batches embed
-        # faster; files are recorded (and progress moves) once their batch is written.
+        # At most this many chunks, of several files, go into one embedding call (fewer when
+        # the parser has nothing more ready); files are recorded (and progress moves) once
+        # their batch is written.
         self.embed_batch_chunks = embed_batch_chunks
         self.name = name or default_worker_name()
+        self._recording = threading.Lock()
         self.stale_after = stale_after
         self.heartbeat_every = heartbeat_every
 
@@ -195,30 +269,40 @@ class Worker:
                 if failure.path not in done:
                     self._record(job_id, failure, on_progress)
         self._update(job_id, files_total=len(files))
-        changed: dict[Path, Pending] = {}
         copies: list[Path] = []  # same new content as a file ahead of them in this job
         digests: set[str] = set()
-        for path in files:
-            if str(path) in done:
-                continue
-            checked = self.ingestor.check(path, source)
-            if not isinstance(checked, Pending):
-                self._record(job_id, checked, on_progress)
-            elif checked.digest in digests:
-                copies.append(path)
-            else:
-                digests.add(checked.digest)
-                changed[path] = checked
+
+        def changed(pending: dict[Path, Pending]) -> Iterator[Path]:
+            """Checked lazily, as the parser takes files: parsing starts with the first
+            changed file instead of after hashing the whole folder. Largest first: a long
+            parse then overlaps the embedding of the smaller files, instead of being the
+            last thing left to wait for."""
+            for path in sorted(files, key=_size, reverse=True):
+                if str(path) in done:
+                    continue
+                checked = self.ingestor.check(path, source)
+                if not isinstance(checked, Pending):
+                    self._record(job_id, checked, on_progress)
+                elif checked.digest in digests:
+                    copies.append(path)
+                else:
+                    digests.add(checked.digest)
+                    pending[path] = checked
+                    yield path
+
         self._parse_and_index(job_id, changed, source, on_progress)
+
         # Checked again now that their original is indexed: recorded as duplicates (or
         # indexed after all, if the original failed).
-        again: dict[Path, Pending] = {}
-        for path in copies:
-            checked = self.ingestor.check(path, source)
-            if isinstance(checked, Pending):
-                again[path] = checked
-            else:
-                self._record(job_id, checked, on_progress)
+        def again(pending: dict[Path, Pending]) -> Iterator[Path]:
+            for path in copies:
+                checked = self.ingestor.check(path, source)
+                if isinstance(checked, Pending):
+                    pending[path] = checked
+                    yield path
+                else:
+                    self._record(job_id, checked, on_progress)
+
         self._parse_and_index(job_id, again, source, on_progress)
         if job.kind == JobKind.SYNC:
             # A document under a folder that could not be listed is kept, not deleted.
@@ -231,26 +315,43 @@ class Worker:
     def _parse_and_index(
         self,
         job_id: str,
-        changed: dict[Path, Pending],
+        changed: Callable[[dict[Path, Pending]], Iterator[Path]],
         source: Source,
         on_progress: ProgressCallback | None,
     ) -> None:
-        """Changed files are parsed ahead (in worker processes with the ParsePool) while the
-        ones already parsed are chunked here. Chunks of several files are embedded together
-        (one length-sorted call costs much less than one call per file), then each file is
-        written and recorded."""
+        """Parse the files `changed` yields (it fills in their Pending) while the ones already
+        parsed are chunked, embedded and written here.
+
+        The parser runs ahead in a thread of its own (with the ParsePool, in its processes;
+        the thread only waits for them). The chunks of the files parsed so far are embedded
+        together once they fill one model batch and the parser has nothing more ready, or
+        once `embed_batch_chunks` are gathered, or at the end: the embedder does not wait for
+        a large batch while files are still being parsed, nor is it called for a few chunks
+        at a time (small calls cost more per chunk)."""
+        least = min(self.ingestor.embedder.batch_size, self.embed_batch_chunks)
+        pending: dict[Path, Pending] = {}
         batch: list[Prepared] = []
-        for parsed in self.parser.map_unordered(list(changed)):
-            pending = changed[parsed.path]
-            try:
-                batch.append(self.ingestor.prepare(pending, parsed.outcome))
-            except Exception as error:
-                self._record(job_id, _internal_failure(pending, error), on_progress)
-                continue
-            if sum(len(p.texts) for p in batch) >= self.embed_batch_chunks:
+        size = 0
+        with _ReadAhead(self.parser.map_unordered, changed(pending)) as parsed_files:
+            while True:
+                parsed = parsed_files.next(wait=size < least)
+                if isinstance(parsed, ParseResult):
+                    item = pending.pop(parsed.path)
+                    try:
+                        prepared = self.ingestor.prepare(item, parsed.outcome)
+                    except Exception as error:
+                        self._record(job_id, _internal_failure(item, error), on_progress)
+                        continue
+                    batch.append(prepared)
+                    size += len(prepared.texts)
+                    if size < self.embed_batch_chunks:
+                        continue
+                # A full batch, nothing more parsed yet (embed what there is while the
+                # parser works on), or the end.
                 self._embed_and_write(job_id, batch, source, on_progress)
-                batch = []
-        self._embed_and_write(job_id, batch, source, on_progress)
+                batch, size = [], 0
+                if parsed is None:
+                    return
 
     def _embed_and_write(
         self,
@@ -277,7 +378,9 @@ class Worker:
     def _record(
         self, job_id: str, result: FileResult, on_progress: ProgressCallback | None
     ) -> None:
-        with self.database.session() as session:
+        # Files are recorded from the read-ahead thread too (unchanged ones, as they are
+        # checked): the job's counters are read, added to and written back, one at a time.
+        with self._recording, self.database.session() as session:
             repository = JobRepository(session)
             job = repository.get(job_id)
             if job is None or job.worker != self.name:
@@ -318,18 +421,31 @@ class Worker:
             thread.join()
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # check() records why
+        return 0
+
+
 def _internal_failure(pending: Pending, error: Exception) -> FileResult:
     log.exception("indexing %s failed", pending.state.path, exc_info=error)
     reason = f"internal error: {type(error).__name__}: {error}"[:500]
     return FileResult(str(pending.state.path), Outcome.FAILED, 0, reason)
 
 
-def open_parse_pool(settings: Settings) -> ParsePool:
-    return ParsePool(
+def open_parse_pool(settings: Settings, *, warm: bool = False) -> ParsePool:
+    """The parse pool for `settings`. `warm`: start its first worker now, in the background
+    (the fork server's start-up, seconds, then overlaps whatever the caller does next, such
+    as loading the embedder) rather than when the first file comes."""
+    pool = ParsePool(
         settings.parse_workers,
         timeout=settings.parse_timeout_seconds,
         max_bytes=int(settings.max_file_mb * 1024 * 1024),
     )
+    if warm:
+        pool.warm_up()
+    return pool
 
 
 def register_source(

@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from enclave.db import Database, DocumentStatus, Job, JobKind, JobStatus
 from enclave.db.documents import DocumentRepository
@@ -24,7 +26,7 @@ from enclave.embedder import Embedder
 from enclave.settings import Settings
 from enclave.vectorstore import VectorStore
 from ingest.pipeline import Ingestor, Outcome
-from ingest.worker import Worker, enqueue_sync, register_source, sync_now
+from ingest.worker import InlineParser, Worker, enqueue_sync, register_source, sync_now
 from tests.conftest import SAMPLES
 
 STALE = timedelta(seconds=30)
@@ -206,6 +208,7 @@ def test_ingest_hands_its_job_to_a_running_service(tmp_path: Path, tiny_gguf: Pa
         "ENCLAVE_LLM_MODEL_PATH": str(tiny_gguf),
         "ENCLAVE_LLM_CONTEXT_SIZE": "2048",
         "ENCLAVE_PORT": str(port),
+        "ENCLAVE_AUTH": "off",  # loopback demo mode: this test is about the hand-off
     }
     server = _cli(["serve"], env)
     try:
@@ -317,3 +320,48 @@ def test_an_unlistable_folder_does_not_delete_its_documents(
     assert Outcome.DELETED not in {status for status, _ in outcomes.values()}
     hit = store.search(embedder.embed_query("when does the migration plan start"), limit=1)[0]
     assert "June" in hit.text
+
+
+class GatedParser(InlineParser):
+    """Parses the first file, then holds the others back until a file of the job has been
+    recorded (or `patience` seconds have passed), noting which came first."""
+
+    def __init__(self, database: Database, patience: float) -> None:
+        super().__init__()
+        self.database = database
+        self.patience = patience
+        self.recorded_while_parsing: bool | None = None
+
+    def map_unordered(self, paths: Iterable[Path], *, ahead: int | None = None) -> Iterator[Any]:
+        for number, result in enumerate(super().map_unordered(paths, ahead=ahead)):
+            if number == 1:
+                deadline = time.monotonic() + self.patience
+                while time.monotonic() < deadline and not self._recorded():
+                    time.sleep(0.05)
+                self.recorded_while_parsing = self._recorded()
+            yield result
+
+    def _recorded(self) -> bool:
+        with self.database.session() as session:
+            return any(job.files_done for job in session.scalars(select(Job)))
+
+
+def test_the_first_files_are_embedded_while_the_next_ones_parse(
+    database: Database, store: VectorStore, embedder: Embedder, tmp_path: Path
+) -> None:
+    """The worker does not wait for a full `embed_batch_chunks` batch (or for every file to
+    be parsed) before embedding: with the parser holding the other files back, the first
+    file is embedded and recorded all the same."""
+    folder = make_folder(tmp_path, 3)
+    # The largest file is parsed first; it has more chunks than one model batch (4).
+    (folder / "big.md").write_text(
+        "# Big\n\n" + " ".join(f"Sentence {j} about the budget." for j in range(400))
+    )
+    small_batches = Embedder(embedder.model, batch_size=4, backend=embedder.backend)
+    ingestor = Ingestor(database, store, small_batches, max_chunk_tokens=64)
+    parser = GatedParser(database, patience=30)
+    worker = Worker(database, ingestor, parser=parser, embed_batch_chunks=10_000)
+    report = sync_now(worker, folder)
+    assert parser.recorded_while_parsing is True
+    assert report.totals()["added"] == 4 and report.totals()["failed"] == 0
+    assert store.count() == report.totals()["chunks"]
