@@ -10,6 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 import enclave  # noqa: F401  (offline switches first)
+from enclave.cli_audit import audit_command
+from enclave.cli_doctor import doctor_command
+from enclave.cli_eval import eval_command
+from enclave.cli_keys import keys_command
 from enclave.settings import ConfigurationError, Settings
 
 console = Console(stderr=True)
@@ -171,7 +175,13 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
     problems = settings.missing_files()
     if problems:
         _fail(ConfigurationError("\n".join(problems)))
+    try:
+        settings.check_auth_mode()
+    except ConfigurationError as error:
+        _fail(error)
     _migrate(settings)
+    if settings.auth == "off":
+        console.print("[yellow]Authentication is off[/yellow] (ENCLAVE_AUTH=off, loopback only).")
     console.print(f"Enclave is starting; open [bold]http://{settings.host}:{settings.port}[/bold]")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
@@ -179,12 +189,18 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
 @main.command()
 @click.argument("query")
 @click.option("-k", default=None, type=int, help="How many passages [ENCLAVE_SEARCH_TOP_K].")
+@click.option(
+    "--mode",
+    type=click.Choice(["dense", "sparse", "hybrid"]),
+    default=None,
+    help="By meaning, by words (BM25), or both [ENCLAVE_SEARCH_MODE].",
+)
 @click.pass_obj
-def search(settings: Settings, query: str, k: int | None) -> None:
-    """Print the passages nearest to QUERY."""
+def search(settings: Settings, query: str, k: int | None, mode: str | None) -> None:
+    """Print the passages best matching QUERY."""
     from app.retrieval import Retriever
     from enclave.embedder import Embedder
-    from enclave.vectorstore import VectorStore
+    from enclave.vectorstore import SearchMode, VectorStore
 
     try:
         store = VectorStore.from_settings(settings)
@@ -193,12 +209,13 @@ def search(settings: Settings, query: str, k: int | None) -> None:
         _fail(error)
         return
     try:
-        hits = Retriever(embedder, store).search(query, k or settings.search_top_k)
+        retriever = Retriever(embedder, store, SearchMode(mode or settings.search_mode))
+        hits = retriever.search(query, k or settings.search_top_k)
     finally:
         store.close()
-    table = Table("score", "title", "page", "text")
+    table = Table("relevance", "title", "page", "text")
     for hit in hits:
-        table.add_row(f"{hit.score:.3f}", hit.title, str(hit.page or ""), hit.text[:160])
+        table.add_row(f"{hit.relevance:.3f}", hit.title, str(hit.page or ""), hit.text[:160])
     Console().print(table)
 
 
@@ -234,6 +251,12 @@ def ask(settings: Settings, question: str, k: int | None) -> None:
         asyncio.run(run())
     finally:
         services.close()
+
+
+main.add_command(eval_command)
+main.add_command(keys_command)
+main.add_command(audit_command)
+main.add_command(doctor_command)
 
 
 if __name__ == "__main__":

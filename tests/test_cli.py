@@ -49,6 +49,8 @@ def test_ingest_json_then_search(tmp_path: Path) -> None:
 
     found = run(["search", "how many vacation days", "-k", "1"], tmp_path / "var")
     assert found.returncode == 0 and "Handbook" in found.stdout
+    words = run(["search", "NWA-Guest wifi", "-k", "1", "--mode", "sparse"], tmp_path / "var")
+    assert words.returncode == 0 and "WIFI AND PRINTING" in words.stdout, words.stdout
 
 
 def test_serve_refuses_to_start_without_the_model(tmp_path: Path) -> None:

@@ -1,107 +1,69 @@
-"""The Qdrant collection that holds chunks: one named dense vector and a payload per chunk.
-
-The same code runs against the embedded on-disk store (default) and a Qdrant server or
-cluster (`ENCLAVE_QDRANT_URL`): only how the client is built differs.
-"""
+"""The store on qdrant-client: a Qdrant server or cluster (ENCLAVE_QDRANT_URL), or
+qdrant-client's local mode (ENCLAVE_EMBEDDED_STORE=local: pure Python, one process)."""
 
 import threading
-import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from enclave.embedder import Vectors
 from enclave.settings import ConfigurationError, Settings
-
-DENSE_VECTOR = "dense"
-# Fields that queries filter on get payload indexes (used by a server; ignored in local mode).
-KEYWORD_INDEXES = ("document_id", "groups", "source", "file_type")
-_POINT_NAMESPACE = uuid.UUID("5d1f0a8e-5c2b-4a55-9a44-8f6f1c2e7b10")
-_UPSERT_BATCH = 256
-
-
-class StoreInUse(ConfigurationError):
-    """The embedded store is open in another process (usually `enclave serve`)."""
-
-
-def point_id(document_id: str, ordinal: int) -> str:
-    """Deterministic: re-ingesting a document overwrites its points instead of adding more."""
-    return str(uuid.uuid5(_POINT_NAMESPACE, f"{document_id}/{ordinal}"))
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    """A chunk as stored: `text` is shown to people, the vector came from the embedded text."""
-
-    document_id: str
-    ordinal: int
-    text: str
-    title: str
-    source: str
-    page: int | None
-    heading: str
-    file_type: str
-    groups: Sequence[str] = field(default_factory=lambda: ("public",))
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "document_id": self.document_id,
-            "ordinal": self.ordinal,
-            "text": self.text,
-            "title": self.title,
-            "source": self.source,
-            "page": self.page,
-            "heading": self.heading,
-            "file_type": self.file_type,
-            "groups": list(self.groups),
-        }
+from enclave.vectorstore import lexical
+from enclave.vectorstore.base import (
+    DENSE_VECTOR,
+    FLOAT_FIELDS,
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    SPARSE_VECTOR,
+    Found,
+    PointsBatch,
+    VectorStore,
+    prefetch_limit,
+)
+from enclave.vectorstore.query import SearchFilter, SearchMode
+from enclave.vectorstore.records import StoreInUse
 
 
-@dataclass(frozen=True)
-class Hit:
-    chunk_id: str
-    document_id: str
-    ordinal: int
-    title: str
-    source: str
-    page: int | None
-    heading: str
-    text: str
-    score: float
+def to_filter(selector: SearchFilter, from_ordinal: int | None = None) -> models.Filter | None:
+    must: list[models.Condition] = []
 
-    @classmethod
-    def from_point(cls, point: models.ScoredPoint) -> "Hit":
-        payload = point.payload or {}
-        return cls(
-            chunk_id=str(point.id),
-            document_id=payload.get("document_id", ""),
-            ordinal=int(payload.get("ordinal", 0)),
-            title=payload.get("title", ""),
-            source=payload.get("source", ""),
-            page=payload.get("page"),
-            heading=payload.get("heading", ""),
-            text=payload.get("text", ""),
-            score=float(point.score),
+    def any_of(key: str, values: Sequence[str]) -> None:
+        must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
+
+    if selector.document_ids:
+        any_of("document_id", selector.document_ids)
+    if selector.sources:
+        any_of("source_name", selector.sources)
+    if selector.file_types:
+        any_of("file_type", selector.file_types)
+    if selector.groups is not None:
+        # No groups at all must match nothing, not everything.
+        any_of("groups", selector.groups or ["\x00none"])
+    if selector.modified_after or selector.modified_before:
+        must.append(
+            models.FieldCondition(
+                key="modified",
+                range=models.Range(
+                    gte=selector.modified_after.timestamp() if selector.modified_after else None,
+                    lte=selector.modified_before.timestamp() if selector.modified_before else None,
+                ),
+            )
         )
-
-
-def _document_filter(document_id: str, from_ordinal: int | None = None) -> models.Filter:
-    must: list[models.Condition] = [
-        models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id))
-    ]
     if from_ordinal is not None:
         must.append(models.FieldCondition(key="ordinal", range=models.Range(gte=from_ordinal)))
-    return models.Filter(must=must)
+    return models.Filter(must=must) if must else None
 
 
-class VectorStore:
+def _sparse(vector: lexical.SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+class QdrantStore(VectorStore):
     def __init__(self, client: QdrantClient, collection: str, *, embedded: bool) -> None:
         self.client = client
         self.collection = collection
-        # Local mode scans every point and has no payload indexes to build.
         self.embedded = embedded
         # Local mode keeps points in numpy arrays that an upsert may resize under a reader:
         # the in-process worker and request threads take turns. A server needs no lock.
@@ -110,37 +72,38 @@ class VectorStore:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "VectorStore":
-        if settings.qdrant_url:
-            api_key = (
-                settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-            )
-            client = QdrantClient(url=settings.qdrant_url, api_key=api_key)
-        else:
-            assert settings.qdrant_path is not None  # filled in by Settings
-            settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-            try:
-                client = QdrantClient(path=str(settings.qdrant_path))
-            except RuntimeError as error:
-                if "already accessed" not in str(error):
-                    raise
-                raise StoreInUse(
-                    f"The embedded index at {settings.qdrant_path} is open in another Enclave "
-                    "process (is `enclave serve` running?). Stop that process first, or run a "
-                    "Qdrant server and set ENCLAVE_QDRANT_URL so several processes can share it."
-                ) from error
-        return cls(client, settings.collection, embedded=settings.qdrant_url is None)
+    def connect(cls, settings: Settings) -> "QdrantStore":
+        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        client = QdrantClient(url=settings.qdrant_url, api_key=api_key)
+        return cls(client, settings.collection, embedded=False)
+
+    @classmethod
+    def open_local(cls, settings: Settings) -> "QdrantStore":
+        path = settings.store_path()
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            client = QdrantClient(path=str(path))
+        except RuntimeError as error:
+            if "already accessed" not in str(error):
+                raise
+            raise StoreInUse.at(path) from error
+        return cls(client, settings.collection, embedded=True)
 
     def ensure_collection(self, dimension: int) -> None:
-        """Create the collection on first use; refuse a store built for another embedder."""
         if self.client.collection_exists(self.collection):
-            vectors = self.client.get_collection(self.collection).config.params.vectors
-            existing = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
-            if existing is None or existing.size != dimension:
+            params = self.client.get_collection(self.collection).config.params
+            vectors = params.vectors
+            dense = vectors.get(DENSE_VECTOR) if isinstance(vectors, dict) else None
+            if dense is None or dense.size != dimension:
                 raise ConfigurationError(
                     f"Collection '{self.collection}' was built for another embedding model "
                     f"(expected a '{DENSE_VECTOR}' vector of size {dimension}). Use a new "
                     "ENCLAVE_COLLECTION or re-ingest into an empty data directory."
+                )
+            if SPARSE_VECTOR not in (params.sparse_vectors or {}):
+                raise ConfigurationError(
+                    f"Collection '{self.collection}' has no '{SPARSE_VECTOR}' (BM25) vectors: it "
+                    "was built by an older Enclave. Set a new ENCLAVE_COLLECTION and re-ingest."
                 )
             return
         self.client.create_collection(
@@ -148,66 +111,111 @@ class VectorStore:
             vectors_config={
                 DENSE_VECTOR: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
             },
+            sparse_vectors_config={
+                SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+            },
         )
         if self.embedded:
-            return
-        for name in KEYWORD_INDEXES:
-            self.client.create_payload_index(
-                self.collection, name, field_schema=models.PayloadSchemaType.KEYWORD
+            return  # local mode scans every point: indexes would be ignored
+        schemas = [
+            *((name, models.PayloadSchemaType.KEYWORD) for name in KEYWORD_FIELDS),
+            *((name, models.PayloadSchemaType.INTEGER) for name in INTEGER_FIELDS),
+            *((name, models.PayloadSchemaType.FLOAT) for name in FLOAT_FIELDS),
+        ]
+        for name, schema in schemas:
+            self.client.create_payload_index(self.collection, name, field_schema=schema)
+
+    def _write(self, batch: PointsBatch) -> None:
+        with self._lock:
+            self.client.upsert(
+                self.collection,
+                points=models.Batch(
+                    ids=list(batch.ids),
+                    vectors={
+                        DENSE_VECTOR: batch.dense,
+                        SPARSE_VECTOR: [_sparse(s) for s in batch.sparse],
+                    },
+                    payloads=batch.payloads,
+                ),
+                wait=True,
             )
-        self.client.create_payload_index(
-            self.collection, "ordinal", field_schema=models.PayloadSchemaType.INTEGER
-        )
 
-    def upsert(self, chunks: Sequence[ChunkRecord], vectors: Vectors) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        for start in range(0, len(chunks), _UPSERT_BATCH):
-            batch = chunks[start : start + _UPSERT_BATCH]
-            with self._lock:
-                self.client.upsert(
-                    self.collection,
-                    points=models.Batch(
-                        ids=[point_id(c.document_id, c.ordinal) for c in batch],
-                        vectors={DENSE_VECTOR: vectors[start : start + _UPSERT_BATCH].tolist()},
-                        payloads=[c.payload() for c in batch],
-                    ),
-                    wait=True,
-                )
-
-    def delete_document(self, document_id: str) -> None:
-        self._delete(_document_filter(document_id))
-
-    def delete_chunks_from(self, document_id: str, ordinal: int) -> None:
-        """Drop a document's chunks numbered `ordinal` and above (left over from a longer
-        earlier version)."""
-        self._delete(_document_filter(document_id, from_ordinal=ordinal))
-
-    def _delete(self, selector: models.Filter) -> None:
+    def _delete(self, selector: SearchFilter, from_ordinal: int | None = None) -> None:
+        condition = to_filter(selector, from_ordinal)
+        if condition is None:
+            raise ValueError("refusing to delete every point")
         with self._lock:
             self.client.delete(
-                self.collection, points_selector=models.FilterSelector(filter=selector), wait=True
+                self.collection,
+                points_selector=models.FilterSelector(filter=condition),
+                wait=True,
             )
 
-    def search(self, vector: Vectors, limit: int) -> list[Hit]:
+    def _set_payload(self, selector: SearchFilter, values: dict[str, Any]) -> None:
+        condition = to_filter(selector)
+        if condition is None:
+            raise ValueError("refusing to change every point")
         with self._lock:
-            response = self.client.query_points(
+            self.client.set_payload(
                 self.collection,
-                query=vector.tolist(),
-                using=DENSE_VECTOR,
-                limit=limit,
-                with_payload=True,
+                payload=values,
+                points=models.FilterSelector(filter=condition),
+                wait=True,
             )
-        return [Hit.from_point(point) for point in response.points]
+
+    def _query(
+        self,
+        dense: Vectors,
+        sparse: lexical.SparseVector,
+        limit: int,
+        mode: SearchMode,
+        filters: SearchFilter,
+    ) -> list[Found]:
+        condition = to_filter(filters)
+        with_vectors: bool | list[str] = [DENSE_VECTOR] if mode != SearchMode.DENSE else False
+        with self._lock:
+            if mode == SearchMode.HYBRID:
+                wide = prefetch_limit(limit)
+                response = self.client.query_points(
+                    self.collection,
+                    prefetch=[
+                        models.Prefetch(
+                            query=dense.tolist(), using=DENSE_VECTOR, limit=wide, filter=condition
+                        ),
+                        models.Prefetch(
+                            query=_sparse(sparse), using=SPARSE_VECTOR, limit=wide, filter=condition
+                        ),
+                    ],
+                    query=models.FusionQuery(fusion=models.Fusion.RRF),
+                    query_filter=condition,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=with_vectors,
+                )
+            else:
+                dense_mode = mode == SearchMode.DENSE
+                response = self.client.query_points(
+                    self.collection,
+                    query=dense.tolist() if dense_mode else _sparse(sparse),
+                    using=DENSE_VECTOR if dense_mode else SPARSE_VECTOR,
+                    query_filter=condition,
+                    limit=limit,
+                    with_payload=True,
+                    with_vectors=with_vectors,
+                )
+        return [_found(point) for point in response.points]
+
+    def _retrieve(self, ids: Sequence[str]) -> list[Found]:
+        with self._lock:
+            points = self.client.retrieve(self.collection, ids=list(ids), with_payload=True)
+        return [Found(str(p.id), 0.0, p.payload or {}) for p in points]
 
     def count(self, document_id: str | None = None) -> int:
-        selector = _document_filter(document_id) if document_id else None
+        selector = to_filter(SearchFilter(document_ids=[document_id])) if document_id else None
         with self._lock:
             return self.client.count(self.collection, count_filter=selector, exact=True).count
 
     def chunk_counts(self) -> dict[str, int]:
-        """Points per document id across the whole collection: to audit the index against
-        the documents table (no orphans, nothing missing)."""
         counts: dict[str, int] = {}
         offset = None
         while True:
@@ -230,3 +238,8 @@ class VectorStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _found(point: models.ScoredPoint) -> Found:
+    vector = point.vector.get(DENSE_VECTOR) if isinstance(point.vector, dict) else None
+    return Found(str(point.id), float(point.score), point.payload or {}, vector)  # type: ignore[arg-type]
