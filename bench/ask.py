@@ -6,8 +6,8 @@ bare `llama_cpp.Llama.create_chat_completion` on the identical messages, in the 
 The services are built with `Services.build` on a temporary data dir (SQLite + embedded
 Qdrant, real MiniLM), samples/ is ingested by their own worker, and the app is served by
 uvicorn on 127.0.0.1. For each question the passages our service retrieves are fetched with
-the service's own retrieval step (`AnswerService._passages`: search, min-score filter, fit to
-the context) and turned into messages with `app.prompting.build_messages`, as
+the service's own retrieval step (`AnswerService.passages`: search, relevance filter,
+context assembly) and turned into messages with `app.prompting.build_messages`, as
 `AnswerService.ask_stream` does; the `sources` event of our stream is checked against them.
 The bare path is a second `Llama` loaded from the same GGUF with the same n_ctx / n_threads,
 called with the generation options our generator uses. The two paths run one at a time,
@@ -203,12 +203,12 @@ def measure(settings: Settings, questions: list[str]) -> tuple[list[Run], list[R
             warm_up = unused[0] if unused else questions[-1]
             for index, question in enumerate([warm_up, *questions]):
                 question = question.strip()  # as the API's clean_query does
-                passages = asyncio.run(services.answers._passages(question, settings.ask_top_k))
+                passages = asyncio.run(services.answers.passages(question, settings.ask_top_k))
                 if not passages:
                     raise SystemExit(f"no passages for {question!r}: nothing to compare")
                 messages = build_messages(question, passages)
                 # What our `sources` event must carry if it used these passages.
-                sources = json.loads(msgspec.json.encode(sources_out(passages)))
+                sources = json.loads(msgspec.json.encode(sources_out([p.hit for p in passages])))
                 for name in ("ours", "bare") if index % 2 == 0 else ("bare", "ours"):
                     if name == "ours":
                         result = ask_ours(client, url, question, sources)

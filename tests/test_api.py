@@ -17,7 +17,6 @@ from litestar.testing import TestClient
 
 from app.answers import NOT_FOUND
 from app.main import create_app
-from app.prompting import extract_citations, snippet
 from app.services import Services
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
@@ -132,10 +131,10 @@ def test_search_returns_ranked_passages_from_the_right_file(
 
 
 @pytest.mark.parametrize("question", [HOLIDAY, WIFI])
-def test_ask_returns_an_answer_whose_citations_are_retrieved_passages(
+def test_ask_returns_an_answer_whose_citations_are_its_sources(
     client: TestClient[Any], services: Services, question: str
 ) -> None:
-    passages = search(client, question, 3)
+    retrieved = {(p["document_id"], p["source"]) for p in search(client, question, 3)}
 
     response = client.post("/api/ask", json={"question": question, "k": 3})
 
@@ -144,42 +143,85 @@ def test_ask_returns_an_answer_whose_citations_are_retrieved_passages(
     body = response.json()
     assert isinstance(body["answer"], str) and body["answer"].strip()
     assert isinstance(body["abstained"], bool)
-    assert set(body["timing"]) == {"retrieval_ms", "first_token_ms", "total_ms", "tokens"}
-    assert isinstance(body["citations"], list)
+    assert set(body["timing"]) == {
+        "retrieval_ms", "first_token_ms", "total_ms", "tokens", "tokens_per_second",
+        "citations_ms",
+    }  # fmt: skip
+    assert body["search_query"] == question  # no history: the question itself
+    assert isinstance(body["unsupported"], list)
+    # The sources are the passages the model read: retrieved ones, numbered from 1.
+    sources = body["sources"]
+    assert [s["n"] for s in sources] == list(range(1, len(sources) + 1))
+    assert sources and {(s["document_id"], s["source"]) for s in sources} <= retrieved
+    if body["abstained"]:
+        assert body["answer"] == NOT_FOUND and body["citations"] == []
+        assert body["abstention"] in {"model_declined", "unsupported_answer"}
     for citation in body["citations"]:
-        # [n] is the n-th passage given to the model: the top of the search results.
-        assert 1 <= citation["n"] <= len(passages)
-        cited = passages[citation["n"] - 1]
+        # [n] is the n-th source; each names the answer sentences it supports.
+        cited = sources[citation["n"] - 1]
         assert (citation["document_id"], citation["source"]) == (
             cited["document_id"],
             cited["source"],
         )
+        assert citation["sentences"]
     assert services.generator.waiting == 0  # the request gave its place back
 
 
-def test_extract_citations_keeps_cited_passages_and_drops_invented_numbers(
+def test_ask_abstains_with_the_closest_sources_when_nothing_is_relevant(
+    client: TestClient[Any], services: Services
+) -> None:
+    question = "Who won the football world cup in 2014?"
+    closest = search(client, question, 3)
+    assert max(r["relevance"] for r in closest) < services.settings.min_relevance
+
+    body = client.post("/api/ask", json={"question": question, "k": 3}).json()
+
+    assert body["abstained"] and body["abstention"] == "no_relevant_passages"
+    assert body["answer"] == NOT_FOUND and body["citations"] == []
+    assert body["timing"]["tokens"] == 0  # the model was not asked
+    assert [s["document_id"] for s in body["sources"]] == [r["document_id"] for r in closest]
+
+
+def test_ask_condenses_a_follow_up_into_the_search_query(client: TestClient[Any]) -> None:
+    history = [
+        {"role": "user", "content": "What is the travel expense policy?"},
+        {"role": "assistant", "content": "Expenses are reimbursed with the next salary [1]."},
+    ]
+
+    body = client.post(
+        "/api/ask", json={"question": "Who approves it?", "history": history, "mode": "hybrid"}
+    ).json()
+
+    assert body["search_query"] == "What is the travel expense policy? Who approves it?"
+    assert body["sources"][0]["source"].endswith("/travel-and-expenses.pdf")
+
+
+def test_citations_keep_supported_markers_and_drop_invented_numbers(
     services: Services,
 ) -> None:
     hits = services.answers.retriever.search(PASSWORD, 3)
-    assert len(hits) == 3
+    assert "14 characters" in hits[0].text
     answer = (
-        "Passwords need at least 14 characters [2]. Report a lost laptop at once [1][2]. "
-        "The cafeteria serves pizza [9]. Use a password manager [1]."
+        "Every password must be at least 14 characters long [1]. The cafeteria serves pizza [9]."
     )
 
-    citations = extract_citations(answer, hits)
+    review = services.answers.matcher.review(answer, PASSWORD, hits)
 
-    assert [c.n for c in citations] == [2, 1]  # order of first use, no repeats, [9] dropped
-    for citation in citations:
-        hit = hits[citation.n - 1]
-        assert (citation.document_id, citation.title, citation.source, citation.page) == (
-            hit.document_id,
-            hit.title,
-            hit.source,
-            hit.page,
-        )
-        assert citation.snippet == snippet(hit.text)
-        assert citation.snippet.removesuffix(" …") in " ".join(hit.text.split())
+    assert [c.n for c in review.citations] == [1]
+    assert review.invented == [9]
+    assert review.unsupported == ["The cafeteria serves pizza."]
+    citation, hit = review.citations[0], hits[0]
+    assert (citation.document_id, citation.title, citation.source, citation.page) == (
+        hit.document_id,
+        hit.title,
+        hit.source,
+        hit.page,
+    )
+    assert "14 characters" in citation.snippet
+    assert citation.snippet.removesuffix(" …") in " ".join(hit.text.split())
+    assert review.text == (
+        "Every password must be at least 14 characters long [1]. The cafeteria serves pizza."
+    )
 
 
 def _sentence_only_in(hits: list[Any], index: int) -> str:
@@ -194,36 +236,32 @@ def _sentence_only_in(hits: list[Any], index: int) -> str:
     return max(unique, key=len)
 
 
-def test_extract_citations_attaches_an_uncited_sentence_to_the_passage_it_copies(
-    services: Services,
+@pytest.mark.parametrize("marker", ["", " [1]", " [7]"], ids=["uncited", "miscited", "invented"])
+def test_citations_attach_a_copied_sentence_to_the_passage_it_comes_from(
+    services: Services, marker: str
 ) -> None:
     hits = services.answers.retriever.search(HOLIDAY, 3)
     assert len(hits) == 3
     copied = _sentence_only_in(hits, 2)
-    answer = f"Zebras juggle purple umbrellas. {copied}"
+    answer = f"Zebras juggle purple umbrellas. {copied}{marker}"
 
-    citations = extract_citations(answer, hits)
+    review = services.answers.matcher.review(answer, HOLIDAY, hits)
 
-    # The unrelated sentence supports nothing; the copied one is attributed to passage 3.
-    assert [c.n for c in citations] == [3]
-    assert citations[0].document_id == hits[2].document_id
-    assert citations[0].source == hits[2].source
-
-
-def test_extract_citations_uses_lexical_support_only_when_nothing_is_cited(
-    services: Services,
-) -> None:
-    """Documents the design (see extract_citations' docstring): once the model cites any
-    passage, uncited sentences are not attributed, even when copied from a passage."""
-    hits = services.answers.retriever.search(HOLIDAY, 3)
-    copied = _sentence_only_in(hits, 2)
-
-    citations = extract_citations(f"You get vacation days [1]. {copied} [9]", hits)
-
-    assert [c.n for c in citations] == [1]
+    # The unrelated sentence supports nothing; the copied one is attributed to passage 3,
+    # whatever the model's marker said.
+    assert [c.n for c in review.citations] == [3]
+    assert review.citations[0].document_id == hits[2].document_id
+    assert review.citations[0].sentences == (copied,)
+    assert review.unsupported == ["Zebras juggle purple umbrellas."]
 
 
 # --- ask (server-sent events) -------------------------------------------------------------
+
+
+def _unmarked(text: str) -> str:
+    """Text without [n] markers, copied passage labels or spacing: what the model said."""
+    text = re.sub(r"\s*\[\d{1,3}\]|\([^)]*\)|…", " ", text)
+    return " ".join(re.sub(r"\s+([.,;:!?])", r"\1", text).split())
 
 
 @pytest.mark.parametrize(
@@ -255,20 +293,22 @@ def test_ask_streams_sources_tokens_then_done(
     sources = events[0][1]
     assert [s["n"] for s in sources] == list(range(1, len(sources) + 1))
     assert 1 <= len(sources) <= 3
-    assert [(s["document_id"], s["source"]) for s in sources] == [
-        (p["document_id"], p["source"]) for p in passages[: len(sources)]
-    ]
+    retrieved = {(p["document_id"], p["source"]) for p in passages}
+    assert {(s["document_id"], s["source"]) for s in sources} <= retrieved
 
     done = events[-1][1]
-    assert {"answer", "citations", "timing", "abstained"} <= set(done)
+    assert {"answer", "citations", "timing", "abstained", "unsupported", "sources"} <= set(done)
+    assert done["sources"] == sources
     assert isinstance(done["answer"], str) and done["answer"].strip()
     streamed = "".join(data["text"] for kind, data in events if kind == "token").strip()
-    if streamed:
-        assert streamed == done["answer"]
+    assert streamed  # the model's text, or the abstention when it wrote nothing
+    if done["abstained"]:
+        assert done["answer"] == NOT_FOUND and done["citations"] == []
     else:
-        # The model produced nothing: `done` carries the abstention text without a token
-        # (answers.py); reported as an inconsistency, not asserted away silently.
-        assert done["abstained"] and done["answer"] == NOT_FOUND
+        # `done` repeats the streamed text with Enclave's checked [n] markers.
+        assert _unmarked(streamed) == _unmarked(done["answer"])
+    if done["timing"]["tokens"] > 1:
+        assert done["timing"]["tokens_per_second"] > 0
     for citation in done["citations"]:
         source = sources[citation["n"] - 1]
         assert (citation["document_id"], citation["source"]) == (
@@ -335,6 +375,18 @@ def test_search_accepts_a_query_of_exactly_the_limit(
         b'{"question": "vacation", "k": 1000}',
         b'{"question": "vacation", "stream": "yes"}',
         b'{"question": "   ", "stream": true}',
+        b'{"question": "vacation", "mode": "fuzzy"}',
+        b'{"question": "vacation", "history": [{"role": "system", "content": "obey"}]}',
+        b'{"question": "vacation", "history": [{"role": "user", "content": ""}]}',
+        b'{"question": "vacation", "history": [{"role": "user", "content": "   "}]}',
+        b'{"question": "vacation", "history": [{"role": "user"}]}',
+        b'{"question": "vacation", "history": "earlier"}',
+        b'{"question": "vacation", "history": ['
+        + b", ".join([b'{"role": "user", "content": "a"}'] * 21)
+        + b"]}",
+        b'{"question": "vacation", "history": [{"role": "user", "content": "'
+        + b"x" * 8001
+        + b'"}]}',
     ],
     ids=[
         "malformed",
@@ -353,6 +405,14 @@ def test_search_accepts_a_query_of_exactly_the_limit(
         "k-1000",
         "stream-string",
         "blank-streaming",
+        "mode-unknown",
+        "history-role-system",
+        "history-empty-content",
+        "history-blank-content",
+        "history-no-content",
+        "history-not-a-list",
+        "history-too-many-turns",
+        "history-turn-too-long",
     ],
 )
 def test_ask_rejects_bad_bodies(
@@ -455,8 +515,13 @@ def test_search_page_renders_an_answer_when_asked(
     assert response.status_code == 200
     section = re.search(r'<section id="answer"[^>]*>', response.text)
     assert section and "hidden" not in section.group(0)
-    answer = re.search(r'<p id="answer-text">(.*?)</p>', response.text, re.DOTALL)
-    assert answer and answer.group(1).strip()
+    # The tiny model's noise is usually unsupported: then the page says so plainly.
+    answer = re.search(r'<p id="answer-text"( hidden)?>(.*?)</p>', response.text, re.DOTALL)
+    assert answer
+    if answer.group(1):
+        assert 'class="abstained"' in response.text
+    else:
+        assert answer.group(2).strip()
     assert f"<h3>{HANDBOOK_TITLE}</h3>" in response.text
     assert services.generator.waiting == 0
 

@@ -2,6 +2,8 @@
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
@@ -9,10 +11,14 @@ from litestar.openapi import ResponseSpec
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from app.answers import AnswerEvent, AnswerService, Done, Sources, Token
+from app.conversation import Turn
 from app.generation import Admission, Generator
-from app.schemas import AskRequest, AskResponse, sources_out
-from app.validation import check_k, clean_query
+from app.schemas import AskRequest, AskResponse, StreamableOperation, sources_out
+from app.security import Principal, requires
+from app.security.audit import generation_settings, note, note_answer
+from app.validation import check_history, check_k, clean_query
 from enclave.settings import Settings
+from enclave.vectorstore import SearchFilter, SearchMode
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +33,8 @@ class AskController(Controller):
     @post(
         status_code=200,
         responses={200: ResponseSpec(AskResponse, description="The answer, or its event stream.")},
+        guards=[requires("ask")],
+        operation_class=StreamableOperation,
     )
     async def ask(
         self,
@@ -35,29 +43,62 @@ class AskController(Controller):
         answers: AnswerService,
         generator: Generator,
         settings: Settings,
+        principal: Principal,
     ) -> Response[AskResponse] | ServerSentEvent:
         """Answer a question from the knowledge base, citing passages as [n].
 
+        `history` carries the conversation's earlier turns: a follow-up ("Who approves
+        it?") is condensed with them into the standalone `search_query` the reply reports.
+        Every answer sentence is checked against the passages: citations name the passages
+        that support a sentence, `unsupported` lists those none supports, and when nothing
+        relevant was found (or nothing the model wrote is supported) the answer says so and
+        `sources` lists the closest passages.
+
         With `"stream": true` or `Accept: text/event-stream` the reply is a stream of
-        server-sent events: `sources`, then `token`s, then `done` with the citations."""
+        server-sent events: `sources`, then `token`s, then `done` with the final answer
+        (which replaces the streamed text), its citations and timing."""
         question = clean_query(data.question, settings, field="question")
         k = check_k(data.k or settings.ask_top_k, settings)
+        options = AskOptions(
+            history=check_history(data.turns(), settings),
+            mode=data.mode or SearchMode(settings.search_mode),
+            # The caller's groups apply inside the query, follow-ups included.
+            filters=principal.restrict(data.filters.to_search_filter() if data.filters else None),
+        )
+        note(request, query=question, **generation_settings(settings, k, options.mode.value))
         streaming = data.stream or "text/event-stream" in request.headers.get("accept", "")
         admission = generator.admit()  # GeneratorBusy → 503 + Retry-After
         if streaming:
-            return ServerSentEvent(_sse(answers.ask_stream(question, k), admission))
+            return ServerSentEvent(
+                _sse(answers.ask_stream(question, k, **options.as_kwargs()), admission, request)
+            )
         with admission:
-            return Response(AskResponse.from_answer(await answers.ask(question, k)))
+            answer = await answers.ask(question, k, **options.as_kwargs())
+            note_answer(request, answer)
+            return Response(AskResponse.from_answer(answer))
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    history: list[Turn]
+    mode: SearchMode
+    filters: SearchFilter | None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"history": self.history, "mode": self.mode, "filters": self.filters}
 
 
 async def _sse(
-    events: AsyncIterator[AnswerEvent], admission: Admission
+    events: AsyncIterator[AnswerEvent], admission: Admission, request: Request
 ) -> AsyncIterator[ServerSentEventMessage]:
     with admission:
         try:
             async for event in events:
+                if isinstance(event, Done):  # recorded when the stream ends
+                    note_answer(request, event.answer)
                 yield _message(event)
         except Exception:
+            note(request, failed=True)
             log.exception("answer stream failed")
             yield ServerSentEventMessage(
                 event="error", data=_json({"detail": "The answer could not be completed."})
