@@ -1,0 +1,263 @@
+"""The audit trail: who did what, when, with which documents, and how it went.
+
+`AUDIT_MIDDLEWARE` wraps every request but the public ones (probes, assets, the schema) and
+job polling. When the last byte of the response has gone (for a server-sent event stream: at
+its end) it stores one `AuditEvent`: the caller (`request.user`, set by the auth middleware
+inside it; "-" when authentication failed), the action, status, outcome and latency. Handlers
+add what only they know with `note(request, …)`: the query or question, the documents and
+chunks returned or cited, the model and settings used. ENCLAVE_AUDIT_HASH_QUERIES keeps a
+SHA-256 of the query instead of its text; ENCLAVE_AUDIT_RETENTION_DAYS bounds how long events
+are kept (`purge_loop` runs at start-up and daily; `enclave audit purge` on demand).
+
+Recording is best effort and off the event loop: a failure is logged, never shown to the caller.
+"""
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any, cast
+from urllib.parse import parse_qs
+
+from litestar import Request
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from enclave.db import AuditEvent, Database
+from enclave.db.audit import AuditRepository
+from enclave.db.models import utcnow
+from enclave.settings import Settings
+
+log = logging.getLogger(__name__)
+NOTES = "enclave.audit"  # key of the handler's notes in the ASGI scope
+# Not audited: probes, assets, the API description, and job progress polling.
+SKIP = re.compile(r"^/(healthz|readyz|static/|schema(/|$)|favicon)|^/api/jobs")
+PURGE_EVERY = 24 * 3600.0
+QUERY_DETAILS = ("search_query",)  # detail keys holding query text
+_ACTIONS: list[tuple[str, re.Pattern[str], str]] = [
+    ("GET", re.compile(r"^/api/search$"), "search"),
+    ("POST", re.compile(r"^/api/ask$"), "ask"),
+    ("POST", re.compile(r"^/v1/(chat/)?completions$"), "ask"),
+    ("POST", re.compile(r"^/v1/embeddings$"), "embed"),
+    ("POST", re.compile(r"^/api/documents/?$"), "upload"),
+    ("DELETE", re.compile(r"^/api/documents/[^/]+$"), "delete"),
+    ("PATCH", re.compile(r"^/api/documents/[^/]+$"), "permission_change"),
+    ("POST", re.compile(r"^/api/feedback"), "feedback"),
+    ("GET", re.compile(r"^/api/audit"), "audit_read"),
+    ("GET", re.compile(r"^/$"), "search"),  # the page searches or asks with ?q=
+]
+
+
+def action_of(method: str, path: str) -> str:
+    for wanted, pattern, action in _ACTIONS:
+        if method == wanted and pattern.match(path):
+            return action
+    return "read" if method in ("GET", "HEAD") else "write"
+
+
+def outcome_of(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status in (401, 403):
+        return "denied"
+    if status in (429, 503):
+        return "throttled"
+    return "rejected" if status < 500 else "error"
+
+
+def query_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def note(request: Request[Any, Any, Any], **details: Any) -> None:
+    """Add to what the audit event of this request records: `query`, `documents`, `chunks`
+    (lists of ids; extended), or any other key (kept in `detail`)."""
+    notes = _notes(cast(dict[str, Any], request.scope))
+    for key, value in details.items():
+        if key in ("documents", "chunks"):
+            notes.setdefault(key, [])
+            notes[key].extend(v for v in value if v not in notes[key])
+        else:
+            notes[key] = value
+
+
+def _notes(scope: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = scope.setdefault(NOTES, {})
+    return found
+
+
+class AuditRecorder:
+    """Writes audit events; blocking (call it off the loop)."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.hash_queries = settings.audit_hash_queries
+        self.retention_days = settings.audit_retention_days
+
+    def record(
+        self,
+        *,
+        actor: str,
+        actor_name: str,
+        action: str,
+        method: str = "",
+        path: str = "",
+        status: int = 0,
+        latency_ms: float = 0.0,
+        query: str | None = None,
+        documents: Iterable[str] = (),
+        chunks: Iterable[str] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        detail = dict(detail or {})
+        if self.hash_queries:  # the condensed question is the question too
+            for key in QUERY_DETAILS:
+                if isinstance(detail.get(key), str):
+                    detail[key] = query_hash(detail[key])
+        event = AuditEvent(
+            actor=actor[:255],
+            actor_name=actor_name[:255],
+            action=action,
+            method=method,
+            path=path[:1024],
+            status=status,
+            outcome=outcome_of(status) if status else "ok",
+            latency_ms=round(latency_ms, 1),
+            query=None if query is None or self.hash_queries else query,
+            query_hash=query_hash(query) if query is not None else None,
+            documents=list(dict.fromkeys(documents)),
+            chunks=list(dict.fromkeys(chunks)),
+            detail=detail,
+        )
+        with self.database.session() as session:
+            AuditRepository(session).add(event)
+        return event
+
+    def purge(self) -> int:
+        """Delete events past the retention period (none when it is 0)."""
+        if self.retention_days <= 0:
+            return 0
+        with self.database.session() as session:
+            return AuditRepository(session).purge(utcnow() - timedelta(days=self.retention_days))
+
+
+async def purge_loop(recorder: AuditRecorder, every: float = PURGE_EVERY) -> None:
+    """Purge now and then every `every` seconds, until cancelled."""
+    while True:
+        try:
+            gone = await asyncio.to_thread(recorder.purge)
+            if gone:
+                log.info(
+                    "audit: purged %d events older than %d days", gone, recorder.retention_days
+                )
+        except Exception:
+            log.exception("audit purge failed")
+        await asyncio.sleep(every)
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or SKIP.match(path):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        done = False
+
+        async def watch(message: Message) -> None:
+            nonlocal status, done
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                done = True
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as error:
+            # Raised by a middleware inside (auth: 401, rate limit: 429); Litestar answers it.
+            status = status or int(getattr(error, "status_code", 500))
+            raise
+        finally:
+            if done or status:
+                await self._record(scope, status or 500, time.perf_counter() - started)
+
+    async def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        recorder: AuditRecorder | None = getattr(scope["app"].state, "audit", None)
+        if recorder is None:
+            return
+        raw = cast(dict[str, Any], scope)
+        notes = dict(_notes(raw))
+        user = raw.get("user")
+        method = str(scope.get("method", ""))
+        query = notes.pop("query", None)
+        if query is None and method == "GET":
+            values = parse_qs(raw.get("query_string", b"").decode("latin-1")).get("q")
+            query = values[0] if values else None
+        try:
+            await asyncio.to_thread(
+                recorder.record,
+                actor=getattr(user, "id", "-"),
+                actor_name=getattr(user, "name", ""),
+                action=notes.pop("action", None) or action_of(method, scope.get("path", "")),
+                method=method,
+                path=scope.get("path", ""),
+                status=status,
+                latency_ms=seconds * 1000,
+                query=query,
+                documents=notes.pop("documents", []),
+                chunks=notes.pop("chunks", []),
+                detail=notes,
+            )
+        except Exception:
+            log.exception("audit event not recorded")
+
+
+AUDIT_MIDDLEWARE = AuditMiddleware
+
+
+def note_answer(request: Request[Any, Any, Any], answer: Any) -> None:
+    """What an answer read and cited (an app.answers.Answer; untyped to keep this module
+    free of the answer machinery)."""
+    cited = [c.document_id for c in answer.citations]
+    note(
+        request,
+        documents=cited + [p.document_id for p in answer.passages],
+        chunks=[p.chunk_id for p in answer.passages],
+        cited=cited,
+        abstained=bool(answer.abstained),
+        search_query=answer.search_query,
+    )
+
+
+def generation_settings(settings: Settings, k: int, mode: str | None) -> dict[str, Any]:
+    """The model and settings an answer is made with, for its audit event."""
+    model = settings.llm_model_path
+    return {
+        "model": model.name if model else None,
+        "k": k,
+        "mode": mode or settings.search_mode,
+        "temperature": settings.llm_temperature,
+        "max_tokens": settings.llm_max_tokens,
+        "min_relevance": settings.min_relevance,
+    }
+
+
+def record_command(database: Database, settings: Settings, action: str, **detail: Any) -> None:
+    """Audit an administrator's command (`enclave keys create|revoke`): the actor is the
+    operating-system account that ran it."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no name for this uid (containers)
+        user = "unknown"
+    AuditRecorder(database, settings).record(
+        actor=f"cli:{user}", actor_name=user, action=action, method="CLI", detail=detail
+    )
