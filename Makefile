@@ -39,6 +39,16 @@ $(STAMP): pyproject.toml deploy/shims/en_core_web_sm/pyproject.toml Makefile
 			echo "Note: install $(SYSTEM_PACKAGES) for OCR of scanned PDFs and images."; \
 		fi; \
 	fi
+	@# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing chromium (Debian package, for the browser tests)"; \
+			apt-get update -qq >/dev/null && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Note: install chromium (apt-get install chromium) to run the browser tests."; \
+		fi; \
+	fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing into $(VENV). The first time takes 10-15 minutes (llama.cpp compiles);"
 	@echo "afterwards pip reuses its cached wheels and this step takes seconds."
@@ -51,10 +61,12 @@ $(STAMP): pyproject.toml deploy/shims/en_core_web_sm/pyproject.toml Makefile
 	@touch $(STAMP)
 	@echo "Installed."
 
+# The demo runs without authentication, which Enclave allows on 127.0.0.1 only
+# (ENCLAVE_AUTH=on make run: callers then need a key from `enclave keys create`).
 run: install
 	$(BIN)/enclave db upgrade
 	$(BIN)/enclave ingest samples/
-	$(BIN)/enclave serve
+	ENCLAVE_AUTH=$${ENCLAVE_AUTH:-off} ENCLAVE_HOST=$${ENCLAVE_HOST:-127.0.0.1} $(BIN)/enclave serve
 
 test: install
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || \

@@ -6,7 +6,9 @@ from litestar.di import Provide
 from app.answers import AnswerService
 from app.generation import Generator
 from app.library import Library
+from app.security import provide_principal
 from app.services import Services
+from enclave.embedder import Embedder
 from enclave.settings import Settings
 
 
@@ -31,10 +33,17 @@ def provide_generator(services: Services) -> Generator:
     return services.generator
 
 
+def provide_embedder(services: Services) -> Embedder:
+    return services.embedder
+
+
 DEPENDENCIES = {
     "services": Provide(provide_services, sync_to_thread=False),
     "settings": Provide(provide_settings, sync_to_thread=False),
     "answers": Provide(provide_answers, sync_to_thread=False),
     "generator": Provide(provide_generator, sync_to_thread=False),
     "library": Provide(provide_library, sync_to_thread=False),
+    "embedder": Provide(provide_embedder, sync_to_thread=False),
+    # The authenticated caller (app/security): its groups narrow every search and listing.
+    "principal": Provide(provide_principal, sync_to_thread=False),
 }

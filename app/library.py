@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from enclave.db import Database, Document, Job
-from enclave.db.documents import DocumentFilter, DocumentRepository
+from enclave.db.documents import DocumentFilter, DocumentRepository, in_groups
 from enclave.db.jobs import JobRepository, SourceRepository
 from enclave.settings import Settings
 from ingest.pipeline import Ingestor
@@ -25,6 +28,21 @@ class UploadRejected(ValueError):
 
 class FileTooLarge(UploadRejected):
     pass
+
+
+class UploadForbidden(UploadRejected):
+    """The caller may not add files to that source (a 403)."""
+
+
+# `groups` arguments below: the caller's access groups (app/security Principal.groups); None
+# means every group. A document outside them is treated exactly like a missing one.
+Groups = Sequence[str] | None
+
+
+def _visible(document: Document | None, groups: Groups) -> Document | None:
+    if document is None or groups is None:
+        return document
+    return document if not set(groups).isdisjoint(document.groups or []) else None
 
 
 @dataclass(frozen=True)
@@ -70,17 +88,29 @@ class Library:
     # --- uploads ----------------------------------------------------------------------------
 
     def upload(
-        self, files: Sequence[IncomingFile], source_name: str | None, groups: list[str] | None
+        self,
+        files: Sequence[IncomingFile],
+        source_name: str | None,
+        groups: list[str] | None,
+        caller_groups: Groups = None,
     ) -> UploadReceipt:
+        """Store the files and queue their ingestion. A restricted caller (`caller_groups`)
+        uploads into a source whose groups they all hold: by default a per-groups one, so
+        files never overwrite, or change the access of, those of another group."""
         if not files:
             raise UploadRejected("no files in the upload (send them as multipart field 'files')")
-        name = source_name or UPLOAD_SOURCE
+        name = source_name or _default_source(groups, caller_groups)
         folder = self.uploads_root / slug(name)
         names = [safe_filename(f.filename) for f in files]
         if len(set(names)) != len(names):
             raise UploadRejected("two uploaded files have the same name")
         with self.database.session() as session:
             existing = SourceRepository(session).by_name(name)
+            held = set(caller_groups) if caller_groups is not None else None
+            if existing is not None and held is not None and not set(existing.groups) <= held:
+                raise UploadForbidden(
+                    f"you may not add files to source '{name}': upload into another one"
+                )
             if existing is not None and Path(existing.root) != folder:
                 raise UploadRejected(
                     f"source '{name}' is a synced folder; upload into another source name"
@@ -118,14 +148,35 @@ class Library:
         with self.database.session() as session:
             return DocumentRepository(session).search(filters)
 
-    def document(self, document_id: str) -> Document | None:
+    def document(self, document_id: str, groups: Groups = None) -> Document | None:
         with self.database.session() as session:
-            return DocumentRepository(session).get(document_id)
+            return _visible(DocumentRepository(session).get(document_id), groups)
 
-    def delete(self, document_id: str) -> bool:
+    def visible_ids(self, document_ids: Sequence[str], groups: Groups) -> set[str]:
+        """Which of `document_ids` exist and are visible to `groups`."""
+        with self.database.session() as session:
+            query = select(Document.id).where(Document.id.in_(list(set(document_ids))))
+            if groups is not None:
+                query = query.where(in_groups(session, groups))
+            return set(session.scalars(query))
+
+    def set_groups(self, document_id: str, new: Sequence[str], groups: Groups = None) -> bool:
+        """Change who may see a document (and its attachments): the database rows and the
+        chunks' payload in the store, without re-embedding. False when not visible."""
+        with self.database.session() as session:
+            repository = DocumentRepository(session)
+            document = _visible(repository.get(document_id), groups)
+            if document is None:
+                return False
+            for each in [document, *repository.children(document.id)]:
+                each.groups = list(new)
+                self.ingestor.store.set_groups(each.id, list(new))
+        return True
+
+    def delete(self, document_id: str, groups: Groups = None) -> bool:
         """Remove from the index and the database; an uploaded file is deleted too (a synced
         folder's file stays where it is, and comes back with the next sync)."""
-        document = self.document(document_id)
+        document = self.document(document_id, groups)
         if document is None or not self.ingestor.delete_document(document_id):
             return False
         path = Path(document.source_path)
@@ -133,8 +184,8 @@ class Library:
             path.unlink(missing_ok=True)
         return True
 
-    def original(self, document_id: str) -> Path | None:
-        document = self.document(document_id)
+    def original(self, document_id: str, groups: Groups = None) -> Path | None:
+        document = self.document(document_id, groups)
         if document is None:
             return None
         path = Path(document.source_path)
@@ -142,15 +193,34 @@ class Library:
 
     # --- jobs ---------------------------------------------------------------------------------
 
-    def job(self, job_id: str) -> tuple[Job, dict[str, int], list[tuple[str, str]]] | None:
+    def job(
+        self, job_id: str, groups: Groups = None
+    ) -> tuple[Job, dict[str, int], list[tuple[str, str]]] | None:
         with self.database.session() as session:
             repository = JobRepository(session)
             job = repository.get(job_id)
-            if job is None:
+            if job is None or not self._job_visible(session, job, groups):
                 return None
             errors = [(f.path, f.error or "") for f in job.files if f.outcome == "failed"]
             return job, repository.totals(job_id), errors
 
-    def jobs(self, limit: int) -> list[Job]:
+    def jobs(self, limit: int, groups: Groups = None) -> list[Job]:
+        """Recent jobs; for a restricted caller, those of sources sharing one of its groups
+        (a job names its files)."""
         with self.database.session() as session:
-            return list(JobRepository(session).list(limit=limit))
+            jobs = JobRepository(session).list(limit=limit if groups is None else 10 * limit)
+            return [j for j in jobs if self._job_visible(session, j, groups)][:limit]
+
+    @staticmethod
+    def _job_visible(session: Session, job: Job, groups: Groups) -> bool:
+        if groups is None:
+            return True
+        source = SourceRepository(session).get(job.source_id)
+        return source is not None and not set(groups).isdisjoint(source.groups or [])
+
+
+def _default_source(groups: Sequence[str] | None, caller_groups: Groups) -> str:
+    """'uploads' for an unrestricted caller; 'uploads-<groups>' otherwise."""
+    if caller_groups is None or not groups:
+        return UPLOAD_SOURCE
+    return f"{UPLOAD_SOURCE}-{'-'.join(sorted(groups))}"

@@ -13,14 +13,22 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app.api.ask import AskController
+from app.api.audit import AuditController
 from app.api.documents import DocumentController
+from app.api.feedback import FeedbackController
 from app.api.health import HealthController
 from app.api.jobs import JobController
+from app.api.openai_compat import OpenAIController
 from app.api.search import SearchController
 from app.dependencies import DEPENDENCIES
 from app.generation import GeneratorBusy
+from app.metrics import PROMETHEUS, MetricsController
+from app.security import AUTH_MIDDLEWARE
+from app.security.audit import AUDIT_MIDDLEWARE, AuditRecorder, purge_loop
+from app.security.keys import KeyVerifier
+from app.security.limits import rate_limit, security_headers
 from app.services import Services
-from app.web.pages import PageController
+from app.web import PAGES
 from enclave.settings import Settings
 
 HERE = Path(__file__).parent
@@ -37,8 +45,13 @@ def _busy(_: Request, busy: GeneratorBusy) -> Response[dict[str, str | int]]:
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Litestar:
     """The service. Given `services`, the caller owns them (tests share one embedder and
-    model across apps); otherwise they are built at start-up and closed at shutdown."""
+    model across apps); otherwise they are built at start-up and closed at shutdown.
+    Every request is authenticated (app/security): a ConfigurationError here when
+    ENCLAVE_AUTH=off is asked for on an address other than loopback."""
     resolved: Settings = settings or (services.settings if services else Settings())
+    resolved.check_auth_mode()
+    if services is not None:
+        services.settings.check_auth_mode()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -48,11 +61,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         else:
             ready = services
         app.state.services = ready
+        # Authentication (app/security/auth.py) follows this app's settings.
+        app.state.auth_settings = resolved
+        app.state.key_verifier = KeyVerifier(ready.database)
+        app.state.audit = AuditRecorder(ready.database, resolved)
+        purging = asyncio.create_task(purge_loop(app.state.audit))
         if resolved.embedded_worker:
             ready.start_worker()
         try:
             yield
         finally:
+            purging.cancel()
             ready.stop_worker()
             if owned:
                 ready.close()
@@ -64,14 +83,27 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             AskController,
             DocumentController,
             JobController,
-            PageController,
+            OpenAIController,
+            FeedbackController,
+            AuditController,
+            MetricsController,
+            *PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         dependencies=DEPENDENCIES,
+        # Outermost first: metrics, the audit record (it sees the caller the auth middleware names),
+        # then authentication, then the per-caller rate limit.
+        middleware=[
+            PROMETHEUS.middleware,  # counts every reply, refused ones included
+            AUDIT_MIDDLEWARE,
+            AUTH_MIDDLEWARE,
+            *filter(None, [rate_limit(resolved)]),
+        ],
         lifespan=[lifespan],
+        before_send=[security_headers],  # CSP, nosniff, no framing, no referrer
         exception_handlers={GeneratorBusy: _busy},
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="Enclave", version="0.1.0", path="/schema"),
-        request_max_body_size=1_000_000,
+        request_max_body_size=resolved.max_json_bytes,  # uploads set their own
         debug=False,
     )

@@ -11,7 +11,7 @@ from app.retrieval import Retriever
 from enclave.db import Database
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
-from enclave.vectorstore import VectorStore
+from enclave.vectorstore import SearchMode, VectorStore
 from ingest.parse_pool import ParsePool
 from ingest.pipeline import Ingestor
 from ingest.worker import Worker, open_parse_pool
@@ -60,7 +60,8 @@ class Services:
             store.close()
             database.dispose()
             raise
-        answers = AnswerService(Retriever(embedder, store), generator, min_score=settings.min_score)
+        retriever = Retriever(embedder, store, SearchMode(settings.search_mode))
+        answers = AnswerService.from_settings(retriever, generator, settings)
         parser = open_parse_pool(settings)
         worker = Worker(
             database,

@@ -41,10 +41,11 @@ def open_worker(settings: Settings, database: Database, console: Console) -> Ite
     """A worker over the configured store; raises StoreInUse when the service holds it."""
     store = VectorStore.from_settings(settings)
     try:
-        with console.status("Loading the embedding model…", spinner="dots"):
-            embedder = Embedder.from_settings(settings)
-        ingestor = Ingestor.from_settings(settings, database, store, embedder)
-        with open_parse_pool(settings) as parser:
+        # The pool starts its fork server (seconds of parser imports) while the model loads.
+        with open_parse_pool(settings, warm=True) as parser:
+            with console.status("Loading the embedding model…", spinner="dots"):
+                embedder = Embedder.from_settings(settings)
+            ingestor = Ingestor.from_settings(settings, database, store, embedder)
             yield Worker(
                 database,
                 ingestor,

@@ -1,16 +1,36 @@
 """The one typed settings object, read from `ENCLAVE_*` environment variables and `.env`."""
 
+import ipaddress
+import json
 import os
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from enclave.model_files import default_embedding_model, default_llm_model
+
+EmbeddingBackend = Literal["torch", "onnx", "onnx-int8"]
 
 
 class ConfigurationError(RuntimeError):
     """A setting points at something that does not exist; the message says what to do."""
+
+
+Scope = Literal["search", "ask", "ingest", "admin"]
+# Comma-separated in the environment (ENCLAVE_AUTH_TRUSTED_PROXY=10.0.0.5,10.0.0.6); JSON works.
+CommaList = Annotated[list[str], NoDecode]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the service on this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -25,10 +45,24 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     qdrant_path: Path | None = Field(None, description="Embedded Qdrant folder (data_dir/qdrant).")
     collection: str = "enclave"
+    embedded_store: Literal["edge", "local"] = Field(
+        "edge",
+        description="Embedded engine when no ENCLAVE_QDRANT_URL: 'edge' (Qdrant's Rust engine "
+        "in-process, indexed) or 'local' (qdrant-client's pure-Python local mode).",
+    )
 
     # Models
     embedding_model: Path | None = Field(None, description="sentence-transformers model folder.")
     embedding_batch_size: int = Field(32, ge=1, le=1024)
+    embedding_backend: EmbeddingBackend = Field(
+        "onnx",
+        description="How the embedder runs: 'torch'; 'onnx' (ONNX Runtime: the same vectors, "
+        "faster); 'onnx-int8' (int8 weights: ~2-3x torch's speed and the same ClapNQ recall, "
+        "but vectors within ~1% of torch's move which sentences a small model is shown; "
+        "re-index after switching to or from it). The ONNX file is exported from the model "
+        "folder on first use and kept in ~/.cache/enclave/onnx (data_dir/onnx if the home "
+        "folder is not writable). See bench/embedding_backends.py.",
+    )
     embed_batch_chunks: int = Field(
         256, ge=1, description="Chunks of several files gathered into one embedding call."
     )
@@ -42,21 +76,42 @@ class Settings(BaseSettings):
     )
 
     # Retrieval
+    search_mode: Literal["dense", "sparse", "hybrid"] = Field(
+        "hybrid", description="Default search: by meaning, by words (BM25), or both fused."
+    )
     search_top_k: int = Field(10, ge=1)
     ask_top_k: int = Field(
         3, ge=1, description="Passages given to the model (small models do best with few)."
     )
     max_top_k: int = Field(50, ge=1)
     max_query_chars: int = Field(2000, ge=1)
-    min_score: float = Field(
-        0.0, description="Passages scoring below this are not given to the model."
+    min_relevance: float = Field(
+        0.28,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine relevance (query to chunk) a passage needs to reach the model; "
+        "when none has it the answer abstains. Calibrated on the samples (see app/answers.py).",
     )
+    ask_neighbours: int = Field(
+        0, ge=0, le=5, description="Chunks added on each side of a passage given to the model."
+    )
+    ask_focus_sentences: int = Field(
+        4,
+        ge=0,
+        description="Sentences nearest the question kept from the passages (0: whole "
+        "passages). Small models answer far better from a few relevant sentences.",
+    )
+    abstain_unsupported: bool = Field(
+        True, description="Abstain when no sentence of the model's answer is in the passages."
+    )
+    max_history_turns: int = Field(20, ge=0, description="Earlier turns a question may carry.")
+    max_turn_chars: int = Field(8000, ge=1, description="Longest earlier turn accepted.")
 
     # Ingestion
     chunk_max_tokens: int = Field(
         256, ge=32, description="Upper bound in embedder tokens (capped at what it reads)."
     )
-    default_groups: list[str] = Field(default_factory=lambda: ["public"])
+    default_groups: CommaList = Field(default_factory=lambda: ["public"])
     max_file_mb: float = Field(200, gt=0, description="Larger files are recorded as too large.")
     parse_timeout_seconds: float = Field(120, gt=0, description="A parser taking longer fails.")
     parse_workers: int = Field(
@@ -75,9 +130,81 @@ class Settings(BaseSettings):
         True, description="Apply database migrations when ingest or serve starts."
     )
 
+    # Access control (app/security)
+    auth: Literal["on", "off"] = Field(
+        "on",
+        description="'off' only for the local demo: every caller is an anonymous administrator "
+        "who sees every document. Refused unless ENCLAVE_HOST is a loopback address.",
+    )
+    auth_trusted_proxy: CommaList = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the SSO reverse proxy. Only requests "
+        "coming from them may name the user in X-Forwarded-User/-Email and their groups "
+        "in X-Forwarded-Groups; the headers are ignored from anyone else.",
+    )
+    auth_proxy_scopes: Annotated[list[Scope], NoDecode] = Field(
+        default_factory=lambda: list[Scope](["search", "ask"]),
+        description="What people signed in through the proxy may do.",
+    )
+    auth_admin_groups: CommaList = Field(
+        default_factory=list,
+        description="Members of these groups (proxy users) get every scope, admin included.",
+    )
+
+    # Audit trail (app/security/audit.py) and limits
+    audit_retention_days: int = Field(
+        365, ge=0, description="Audit events older than this are purged (daily); 0 keeps all."
+    )
+    audit_hash_queries: bool = Field(
+        False,
+        description="Keep only a SHA-256 of each search query or question in the audit trail, "
+        "for sites that must not store what people asked.",
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Requests one caller (key or user) may make a minute; 0: no limit."
+    )
+    max_json_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest request body accepted, uploads excepted."
+    )
+
     # HTTP
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    embeddings_max_inputs: int = Field(
+        256, ge=1, description="Texts one POST /v1/embeddings request may embed."
+    )
+
+    @field_validator(
+        "auth_trusted_proxy", "auth_proxy_scopes", "auth_admin_groups", "default_groups",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("auth_trusted_proxy")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
+    def check_auth_mode(self) -> None:
+        """Refuse to serve without authentication anywhere but on this machine."""
+        if self.auth == "off" and not is_loopback(self.host):
+            raise ConfigurationError(
+                f"ENCLAVE_AUTH=off is only allowed on a loopback address (127.0.0.1, ::1, "
+                f"localhost), not {self.host}: turn authentication on (create an API key with "
+                "`enclave keys create`) or bind to 127.0.0.1."
+            )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> "Settings":
@@ -90,6 +217,11 @@ class Settings(BaseSettings):
         if self.llm_model_path is None:
             self.llm_model_path = default_llm_model()
         return self
+
+    def store_path(self) -> Path:
+        """The embedded store's folder."""
+        assert self.qdrant_path is not None  # filled in by _fill_defaults
+        return self.qdrant_path
 
     @property
     def uses_embedded_qdrant(self) -> bool:

@@ -126,7 +126,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"data_dir": data_dir, "_env_file": None}
+    """Test settings. Authentication is off (the app binds loopback): tests of other
+    features call the API anonymously; tests/test_auth.py and test_leaks.py pass auth="on"."""
+    values: dict[str, object] = {"data_dir": data_dir, "_env_file": None, "auth": "off"}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

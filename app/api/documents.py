@@ -1,18 +1,31 @@
-"""The document library over HTTP: upload, list, show, delete, download."""
+"""The document library over HTTP: upload, list, show, delete, download, change access.
+
+Every route sees only the documents sharing one of the caller's access groups; any other
+document answers 404 exactly like a missing one, so its existence does not leak."""
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ClientException, NotFoundException
+from litestar.exceptions import (
+    ClientException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
 from litestar.params import Body, Parameter
 from litestar.response import File
 
-from app.library import FileTooLarge, IncomingFile, Library, UploadRejected
+from app.library import FileTooLarge, IncomingFile, Library, UploadForbidden, UploadRejected
 from app.schemas import DocumentList, DocumentOut, UploadOut
+from app.security import Principal, requires
+from app.security.audit import note
+from app.security.principal import AccessDenied
+from app.validation import MAX_OFFSET
 from enclave.db import DocumentStatus
 from enclave.db.documents import DocumentFilter
 
@@ -27,70 +40,151 @@ class UploadForm:
     groups: str | None = None
 
 
+class GroupsIn(msgspec.Struct, forbid_unknown_fields=True):
+    groups: Annotated[list[str], msgspec.Meta(min_length=1, max_length=100)]
+
+
+def upload_groups(principal: Principal, requested: str | None, defaults: list[str]) -> list[str]:
+    """The groups an upload gets (a 403 for groups the caller does not hold, 400 for bad
+    names)."""
+    wanted = [g for g in requested.split(",")] if requested else None
+    try:
+        return principal.assignable(wanted, defaults)
+    except AccessDenied as denied:
+        raise PermissionDeniedException(str(denied)) from None
+    except ValueError as error:
+        raise ValidationException(str(error)) from None
+
+
 class DocumentController(Controller):
     path = "/api/documents"
     tags = ["documents"]
 
-    @post(status_code=202, request_max_body_size=UPLOAD_BODY_LIMIT)
+    @post(status_code=202, request_max_body_size=UPLOAD_BODY_LIMIT, guards=[requires("ingest")])
     async def upload(
         self,
+        request: Request[Any, Any, Any],
         library: Library,
+        principal: Principal,
         data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> UploadOut:
         """Upload one or more files (multipart field `files`; optional `source` and comma-
-        separated `groups`). Returns the ingestion job to follow at /api/jobs/{job_id}."""
+        separated `groups`, each of which the caller must hold; by default the
+        ENCLAVE_DEFAULT_GROUPS the caller holds, else the caller's first group). Returns the
+        ingestion job to follow at /api/jobs/{job_id}. Needs the 'ingest' scope."""
         files = [IncomingFile(f.filename or "", f.file) for f in data.files]
-        groups = [g.strip() for g in data.groups.split(",") if g.strip()] if data.groups else None
         try:
-            receipt = await asyncio.to_thread(library.upload, files, data.source, groups)
+            groups = upload_groups(principal, data.groups, library.settings.default_groups)
+            receipt = await asyncio.to_thread(
+                library.upload, files, data.source, groups or None, principal.groups
+            )
         except FileTooLarge as error:
             raise ClientException(str(error), status_code=413) from error
+        except UploadForbidden as error:
+            raise PermissionDeniedException(str(error)) from error
         except UploadRejected as error:
             raise ClientException(str(error)) from error
         finally:
             for upload in data.files:
                 await upload.close()
+        note(
+            request,
+            job_id=receipt.job_id,
+            source=receipt.source,
+            files=[p.name for p in receipt.paths],
+            groups=groups,
+        )
         return UploadOut(
             job_id=receipt.job_id,
             source=receipt.source,
             files=[p.name for p in receipt.paths],
         )
 
-    @get(sync_to_thread=True)
+    @get(sync_to_thread=True, guards=[requires("search")])
     def list_documents(
         self,
         library: Library,
+        principal: Principal,
         status: DocumentStatus | None = None,
         source_id: str | None = None,
         file_type: str | None = None,
         q: Annotated[str | None, Parameter(description="Text in title or path.")] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> DocumentList:
         """Documents with their status, newest path order, filtered."""
         documents, total = library.documents(
-            DocumentFilter(status, source_id, file_type, q, limit, offset)
+            DocumentFilter(status, source_id, file_type, q, limit, offset, principal.groups)
         )
         return DocumentList(documents=[DocumentOut.from_model(d) for d in documents], total=total)
 
-    @get("/{document_id:str}", sync_to_thread=True)
-    def show(self, library: Library, document_id: str) -> DocumentOut:
+    @get(
+        "/{document_id:str}",
+        sync_to_thread=True,
+        guards=[requires("search")],
+        raises=[NotFoundException],
+    )
+    def show(self, library: Library, principal: Principal, document_id: str) -> DocumentOut:
         """One document, with its chunk count and any ingestion error."""
-        document = library.document(document_id)
+        document = library.document(document_id, principal.groups)
         if document is None:
             raise NotFoundException(f"no document {document_id}")
         return DocumentOut.from_model(document)
 
-    @delete("/{document_id:str}", sync_to_thread=True)
-    def remove(self, library: Library, document_id: str) -> None:
-        """Remove a document from the index and the database."""
-        if not library.delete(document_id):
+    @delete(
+        "/{document_id:str}",
+        sync_to_thread=True,
+        guards=[requires("ingest")],
+        raises=[NotFoundException],
+    )
+    def remove(
+        self,
+        request: Request[Any, Any, Any],
+        library: Library,
+        principal: Principal,
+        document_id: str,
+    ) -> None:
+        """Remove a document from the index and the database. Needs the 'ingest' scope."""
+        note(request, documents=[document_id])
+        if not library.delete(document_id, principal.groups):
             raise NotFoundException(f"no document {document_id}")
 
-    @get("/{document_id:str}/file", sync_to_thread=True)
-    def original(self, library: Library, document_id: str) -> File:
+    @patch(
+        "/{document_id:str}",
+        sync_to_thread=True,
+        guards=[requires("admin")],
+        raises=[NotFoundException, PermissionDeniedException],
+    )
+    def change_groups(
+        self,
+        request: Request[Any, Any, Any],
+        library: Library,
+        principal: Principal,
+        document_id: str,
+        data: GroupsIn,
+    ) -> DocumentOut:
+        """Change a document's access groups (and its attachments'): its chunks in the index
+        are updated in place, without re-embedding. Needs the 'admin' scope; a caller may
+        only assign groups they hold."""
+        groups = upload_groups(principal, ",".join(data.groups), [])
+        if not groups:
+            raise ValidationException("'groups' must name at least one group.")
+        note(request, documents=[document_id], groups=groups)
+        if not library.set_groups(document_id, groups, principal.groups):
+            raise NotFoundException(f"no document {document_id}")
+        document = library.document(document_id)
+        assert document is not None
+        return DocumentOut.from_model(document)
+
+    @get(
+        "/{document_id:str}/file",
+        sync_to_thread=True,
+        guards=[requires("search")],
+        raises=[NotFoundException],
+    )
+    def original(self, library: Library, principal: Principal, document_id: str) -> File:
         """The original file."""
-        path = library.original(document_id)
+        path = library.original(document_id, principal.groups)
         if path is None:
             raise NotFoundException(f"no file for document {document_id}")
         return File(path=path, filename=path.name, content_disposition_type="inline")

@@ -1,9 +1,12 @@
 """Relational metadata: typed SQLAlchemy models, the engine/session factory, migrations."""
 
 from enclave.db.models import (
+    ApiKey,
+    AuditEvent,
     Base,
     Document,
     DocumentStatus,
+    Feedback,
     Job,
     JobFile,
     JobKind,
@@ -13,10 +16,13 @@ from enclave.db.models import (
 from enclave.db.session import Database
 
 __all__ = [
+    "ApiKey",
+    "AuditEvent",
     "Base",
     "Database",
     "Document",
     "DocumentStatus",
+    "Feedback",
     "Job",
     "JobFile",
     "JobKind",

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from enclave.db.models import Document, DocumentStatus
@@ -18,6 +18,21 @@ class DocumentFilter:
     text: str | None = None  # in the title or the path
     limit: int = 50
     offset: int = 0
+    groups: Sequence[str] | None = None  # only documents with one of these; None: all
+
+
+def in_groups(session: Session, groups: Sequence[str]) -> ColumnElement[bool]:
+    """Documents whose JSON `groups` share one of `groups`, tested in SQL (so counts and
+    pages never include others)."""
+    if not groups:
+        return false()
+    expand = (
+        func.json_array_elements_text
+        if session.get_bind().dialect.name == "postgresql"
+        else func.json_each
+    )
+    values = expand(Document.groups).table_valued("value")
+    return exists(select(1).select_from(values).where(values.c.value.in_(list(groups))))
 
 
 class DocumentRepository:
@@ -75,6 +90,8 @@ class DocumentRepository:
     def search(self, filters: DocumentFilter) -> tuple[list[Document], int]:
         """A page of documents matching `filters`, and how many match in all."""
         query = select(Document)
+        if filters.groups is not None:
+            query = query.where(in_groups(self.session, filters.groups))
         if filters.status is not None:
             query = query.where(Document.status == filters.status)
         if filters.source_id:

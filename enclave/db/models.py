@@ -3,15 +3,18 @@
 import enum
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
     ForeignKey,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -155,3 +158,71 @@ class JobFile(Base):
     document_id: Mapped[str | None] = mapped_column(String(36))
 
     job: Mapped[Job] = relationship(back_populates="files")
+
+
+class Feedback(Base):
+    """An employee's rating of one answer, kept with what was asked, answered and cited."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("rating IN (-1, 1)", name="ck_feedback_rating"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    # [{n, document_id, title, source, page}] as shown with the answer.
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    rating: Mapped[int] = mapped_column(SmallInteger)  # +1 helpful, -1 not
+    comment: Mapped[str | None] = mapped_column(Text)
+    # Who rated it (app/security Principal.name); None before access control or with it off.
+    author: Mapped[str | None] = mapped_column(String(255))
+
+
+class ApiKey(Base):
+    """A key for an app or script. Only a scrypt hash of its secret is kept (app/security/keys.py):
+    the key itself is shown once, when created."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    # The public part of the key (`enc_<prefix>_<secret>`), to find its row without the secret.
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    hash: Mapped[str] = mapped_column(String(128))  # hex scrypt digest
+    salt: Mapped[str] = mapped_column(String(64))  # hex
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)  # ["*"]: every group
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(Base):
+    """Who did what, when, and with which result (app/security/audit.py records them).
+
+    `query` holds the search query or question, or None when ENCLAVE_AUDIT_HASH_QUERIES keeps
+    only `query_hash` (a SHA-256 of it: repeated questions can be told apart, not read)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    actor: Mapped[str] = mapped_column(String(255), index=True)  # Principal.id, or "-"
+    actor_name: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(32), index=True)  # search, ask, upload, …
+    method: Mapped[str] = mapped_column(String(16), default="")
+    path: Mapped[str] = mapped_column(String(1024), default="")  # no query string
+    status: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")  # ok, denied, rejected, …
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    query: Mapped[str | None] = mapped_column(Text)
+    query_hash: Mapped[str | None] = mapped_column(String(64))
+    documents: Mapped[list[str]] = mapped_column(JSON, default=list)  # returned or cited
+    chunks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The model and settings used, a key's or document's id, the groups set, …
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
