@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from app.rerank import Reranker
 from enclave.embedder import Embedder
 from enclave.vectorstore import Hit, SearchFilter, SearchMode, VectorStore
 
@@ -11,6 +12,7 @@ class Retriever:
     embedder: Embedder
     store: VectorStore
     default_mode: SearchMode = SearchMode.HYBRID
+    reranker: Reranker | None = None
 
     def search(
         self,
@@ -21,11 +23,13 @@ class Retriever:
         filters: SearchFilter | None = None,
     ) -> list[Hit]:
         """The `k` best chunks for `query`, by meaning, words or both (`mode`), among
-        those `filters` allow."""
-        return self.store.search(
+        those `filters` allow; re-ordered by the cross-encoder when one is configured."""
+        wide = max(k, self.reranker.candidates) if self.reranker else k
+        hits = self.store.search(
             self.embedder.embed_query(query),
-            limit=k,
+            limit=wide,
             text=query,
             mode=mode or self.default_mode,
             filters=filters,
         )
+        return self.reranker.rerank(query, hits, k) if self.reranker else hits

@@ -7,6 +7,7 @@ from datetime import timedelta
 from app.answers import AnswerService
 from app.generation import GenerationOptions, Generator
 from app.library import Library
+from app.rerank import Reranker
 from app.retrieval import Retriever
 from enclave.db import Database
 from enclave.embedder import Embedder
@@ -56,11 +57,12 @@ class Services:
                 settings, database, store, embedder
             )  # makes the collection
             generator = load_generator(settings)
+            reranker = Reranker.from_settings(settings)
         except BaseException:
             store.close()
             database.dispose()
             raise
-        retriever = Retriever(embedder, store, SearchMode(settings.search_mode))
+        retriever = Retriever(embedder, store, SearchMode(settings.search_mode), reranker)
         answers = AnswerService.from_settings(retriever, generator, settings)
         parser = open_parse_pool(settings)
         worker = Worker(

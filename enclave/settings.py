@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     )
 
     # Retrieval
+    reranker_model_path: Path | None = Field(
+        None, description="A local sentence-transformers CrossEncoder folder; unset: no reranking."
+    )
+    rerank_candidates: int = Field(
+        20, ge=1, le=200, description="Hits the reranker re-orders (the store's best first)."
+    )
     search_mode: Literal["dense", "sparse", "hybrid"] = Field(
         "hybrid", description="Default search: by meaning, by words (BM25), or both fused."
     )

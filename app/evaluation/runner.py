@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from app.evaluation.datasets import EvalDataset, EvalQuestion
+from app.rerank import Reranker
 from app.retrieval import Retriever
 from enclave.embedder import Embedder
 from enclave.settings import Settings
@@ -295,7 +296,7 @@ def evaluate(
     store = VectorStore.from_settings(store_settings)
     try:
         index = index_dataset(chunks, store, embedder, reindex=reindex, progress=progress)
-        retriever = Retriever(embedder, store, mode)
+        retriever = Retriever(embedder, store, mode, Reranker.from_settings(settings))
         results = run_retrieval(dataset, retriever, mode, k, progress)
         if with_answers:
             on_stage("Loading the language model…")
