@@ -248,7 +248,16 @@ class StreamableOperation(Operation):
         if isinstance(reply, OpenAPIResponse):
             reply.content = {
                 **(reply.content or {}),
+                # Before OpenAPI 3.2, an event-stream schema describes each event.
                 "text/event-stream": OpenAPIMediaType(
-                    schema=Schema(type=OpenAPIType.STRING, description="Server-sent events.")
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        description="One server-sent event; `data` holds JSON.",
+                        properties={
+                            "event": Schema(type=OpenAPIType.STRING),
+                            "data": Schema(type=OpenAPIType.STRING),
+                            "id": Schema(type=OpenAPIType.STRING),
+                        },
+                    )
                 ),
             }
