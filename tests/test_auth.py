@@ -2,18 +2,13 @@
 trusted SSO proxy. Real parts: SQLite and PostgreSQL, the app under TestClient and under
 uvicorn on loopback (the proxy tests need a real client address)."""
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -31,6 +26,7 @@ from enclave.db.models import utcnow
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
 from tests.conftest import make_settings, tiny_model_settings
+from tests.serving import serving
 
 # --- keys ----------------------------------------------------------------------------------
 
@@ -260,26 +256,6 @@ def test_scopes_are_enforced_with_403(client: TestClient[Any], services: Service
 
 
 # --- the trusted proxy ---------------------------------------------------------------------
-
-
-@contextmanager
-def serving(app: Litestar) -> Iterator[str]:
-    """`app` under uvicorn on a free loopback port (the client address is 127.0.0.1)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def proxy_app(services: Services, trusted: str, **extra: Any) -> Litestar:

@@ -7,15 +7,11 @@ citation marker → source link is checked with the shipped SmolLM2 (marked slow
 
 import re
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 pw = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
@@ -25,7 +21,8 @@ from app.services import Services  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from enclave.settings import Settings  # noqa: E402
 from tests.conftest import SAMPLES, index_folder, make_settings, tiny_model_settings  # noqa: E402
-from tests.test_sse_uvicorn import model_held, wait_until  # noqa: E402
+from tests.serving import serving  # noqa: E402
+from tests.test_sse_uvicorn import model_held  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -43,28 +40,6 @@ pytestmark = [
 
 
 # --- the service and the browser -------------------------------------------------------------
-
-
-@contextmanager
-def serve(services: Services) -> Iterator[str]:
-    """uvicorn on a free loopback port in a thread, as tests/test_sse_uvicorn.py does."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        wait_until(lambda: server.started or not thread.is_alive())
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def copy_samples(target: Path, *names: str) -> Path:
@@ -112,7 +87,7 @@ def services(
 
 @pytest.fixture(scope="module")
 def base_url(services: Services) -> Iterator[str]:
-    with serve(services) as url:
+    with serving(create_app(services=services)) as url:
         yield url
 
 
@@ -370,7 +345,7 @@ def real_model_url(
     index_folder(settings, embedder, docs)
     services = Services.build(settings, embedder=embedder)
     try:
-        with serve(services) as url:
+        with serving(create_app(services=services)) as url:
             yield url, services
     finally:
         services.close()

@@ -9,7 +9,6 @@ and its citation. Error shapes are checked with plain httpx, as any client would
 import base64
 import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,6 @@ import httpx
 import numpy as np
 import openai
 import pytest
-import uvicorn
 from litestar.testing import TestClient
 
 from app.answers import NOT_FOUND
@@ -31,6 +29,7 @@ from app.main import create_app
 from app.services import Services
 from enclave.embedder import Embedder
 from tests.conftest import SAMPLES, index_folder, make_settings, tiny_model_settings
+from tests.serving import serving
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -50,32 +49,6 @@ def wait_until(condition: Callable[[], bool], limit: float = 30.0) -> None:
     deadline = time.monotonic() + limit
     while not condition() and time.monotonic() < deadline:
         time.sleep(0.02)
-
-
-@contextmanager
-def serving(services: Services) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port; yields its base URL."""
-    # Bind first and hand uvicorn the socket: no window for another process to take the port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
-    )
-    thread.start()
-    try:
-        wait_until(lambda: server.started or not thread.is_alive())
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-    assert not thread.is_alive(), "uvicorn did not shut down"
 
 
 def openai_client(base_url: str) -> openai.OpenAI:
@@ -125,7 +98,7 @@ def services(
 
 @pytest.fixture(scope="module")
 def base_url(services: Services) -> Iterator[str]:
-    with serving(services) as url:
+    with serving(create_app(services=services)) as url:
         yield url
 
 
@@ -514,7 +487,7 @@ def test_shipped_model_answers_through_the_openai_client(
     index_folder(settings, embedder, tmp_path / "samples")
     services = Services.build(settings, embedder=embedder)
     try:
-        with serving(services) as url, openai_client(url) as oai:
+        with serving(create_app(services=services)) as url, openai_client(url) as oai:
             assert oai.models.list().data[0].id == "SmolLM2-135M-Instruct.Q4_1"
             completion = oai.chat.completions.create(
                 model="SmolLM2-135M-Instruct.Q4_1", messages=[user(PASSWORD)]

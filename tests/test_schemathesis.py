@@ -27,7 +27,7 @@ from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from tests.conftest import index_folder, tiny_model_settings
-from tests.test_auth import serving
+from tests.serving import serving
 
 CHECKS = [
     not_a_server_error,

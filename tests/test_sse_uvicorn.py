@@ -10,7 +10,6 @@ A server that buffered the stream would send nothing until `done`.
 import codecs
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from app.generation import Generator
 from app.main import create_app
 from app.services import Services
 from enclave.embedder import Embedder
 from tests.conftest import SAMPLES, index_folder, tiny_model_settings
+from tests.serving import serving
 
 pytestmark = pytest.mark.timeout(180)  # a hang (e.g. a buffered stream) fails, not blocks
 
@@ -54,27 +53,8 @@ def services(
 
 @pytest.fixture(scope="module")
 def base_url(services: Services) -> Iterator[str]:
-    # Bind first and hand uvicorn the socket: no window for another process to take the port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
-    )
-    thread.start()
-    try:
-        wait_until(lambda: server.started or not thread.is_alive())
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
-    assert not thread.is_alive(), "uvicorn did not shut down"
+    with serving(create_app(services=services)) as url:
+        yield url
 
 
 # --- helpers -------------------------------------------------------------------------------
