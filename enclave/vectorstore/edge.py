@@ -28,7 +28,7 @@ from enclave.vectorstore.base import (
     VectorStore,
     prefetch_limit,
 )
-from enclave.vectorstore.query import SearchFilter, SearchMode
+from enclave.vectorstore.query import AnyOf, Condition, SearchFilter, SearchMode
 from enclave.vectorstore.records import StoreInUse
 
 # Bumped when what is stored changes shape; an older shard then asks for a re-ingest.
@@ -38,35 +38,18 @@ _SCROLL_PAGE = 1024
 
 
 def to_filter(selector: SearchFilter, from_ordinal: int | None = None) -> edge.Filter | None:
-    must: list[Any] = []
-
-    def any_of(key: str, values: Sequence[str]) -> None:
-        must.append(edge.FieldCondition(key=key, match=edge.MatchAny(any=list(values))))
-
-    if selector.document_ids:
-        any_of("document_id", selector.document_ids)
-    if selector.sources:
-        any_of("source_name", selector.sources)
-    if selector.file_types:
-        any_of("file_type", selector.file_types)
-    if selector.groups is not None:
-        any_of("groups", selector.groups or ["\x00none"])  # no groups: match nothing
-    if selector.modified_after or selector.modified_before:
-        after, before = selector.modified_after, selector.modified_before
-        must.append(
-            edge.FieldCondition(
-                key="modified",
-                range=edge.RangeFloat(
-                    gte=after.timestamp() if after else None,
-                    lte=before.timestamp() if before else None,
-                ),
-            )
-        )
-    if from_ordinal is not None:
-        must.append(
-            edge.FieldCondition(key="ordinal", range=edge.RangeFloat(gte=float(from_ordinal)))
-        )
+    must: list[Any] = [_condition(c) for c in selector.conditions(from_ordinal)]
     return edge.Filter(must=must) if must else None
+
+
+def _condition(condition: Condition) -> edge.FieldCondition:
+    if isinstance(condition, AnyOf):
+        return edge.FieldCondition(
+            key=condition.key, match=edge.MatchAny(any=list(condition.values))
+        )
+    return edge.FieldCondition(
+        key=condition.key, range=edge.RangeFloat(gte=condition.gte, lte=condition.lte)
+    )
 
 
 def _sparse(vector: lexical.SparseVector) -> edge.SparseVector:

@@ -22,38 +22,23 @@ from enclave.vectorstore.base import (
     VectorStore,
     prefetch_limit,
 )
-from enclave.vectorstore.query import SearchFilter, SearchMode
+from enclave.vectorstore.query import AnyOf, Condition, SearchFilter, SearchMode
 from enclave.vectorstore.records import StoreInUse
 
 
 def to_filter(selector: SearchFilter, from_ordinal: int | None = None) -> models.Filter | None:
-    must: list[models.Condition] = []
-
-    def any_of(key: str, values: Sequence[str]) -> None:
-        must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
-
-    if selector.document_ids:
-        any_of("document_id", selector.document_ids)
-    if selector.sources:
-        any_of("source_name", selector.sources)
-    if selector.file_types:
-        any_of("file_type", selector.file_types)
-    if selector.groups is not None:
-        # No groups at all must match nothing, not everything.
-        any_of("groups", selector.groups or ["\x00none"])
-    if selector.modified_after or selector.modified_before:
-        must.append(
-            models.FieldCondition(
-                key="modified",
-                range=models.Range(
-                    gte=selector.modified_after.timestamp() if selector.modified_after else None,
-                    lte=selector.modified_before.timestamp() if selector.modified_before else None,
-                ),
-            )
-        )
-    if from_ordinal is not None:
-        must.append(models.FieldCondition(key="ordinal", range=models.Range(gte=from_ordinal)))
+    must: list[models.Condition] = [_condition(c) for c in selector.conditions(from_ordinal)]
     return models.Filter(must=must) if must else None
+
+
+def _condition(condition: Condition) -> models.FieldCondition:
+    if isinstance(condition, AnyOf):
+        return models.FieldCondition(
+            key=condition.key, match=models.MatchAny(any=list(condition.values))
+        )
+    return models.FieldCondition(
+        key=condition.key, range=models.Range(gte=condition.gte, lte=condition.lte)
+    )
 
 
 def _sparse(vector: lexical.SparseVector) -> models.SparseVector:
