@@ -156,6 +156,21 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Members of these groups (proxy users) get every scope, admin included.",
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs session cookies and CSRF tokens and keys the audit's query hashes. "
+        "Unset: a random key made once and kept in data_dir/secret.key (mode 0600). Give "
+        "every API process the same value.",
+    )
+    session_hours: float = Field(
+        12, gt=0, le=24 * 90, description="How long a sign-in on the login page lasts."
+    )
+    login_max_failures: int = Field(
+        10,
+        ge=1,
+        description="Failed sign-ins for one user name in 15 minutes before the login page "
+        "refuses further attempts for it until the window passes.",
+    )
 
     # Audit trail (app/security/audit.py) and limits
     audit_retention_days: int = Field(

@@ -6,6 +6,7 @@ Real parts: the MiniLM embedder, the Edge store, SQLite, llama.cpp with the tiny
 """
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from app.main import create_app
-from app.security.audit import AuditRecorder, query_hash
+from app.security.audit import AuditRecorder
 from app.security.keys import create_key
 from app.services import Services
 from enclave.cli import main
@@ -123,7 +124,10 @@ def test_search_is_recorded_with_caller_query_and_results(world: World) -> None:
     event = last(world, "search")
     assert event.actor == world.reader_id and event.actor_name == "reader"
     assert event.query == "production deployments"
-    assert event.query_hash == query_hash("production deployments")
+    recorder = AuditRecorder(world.services.database, world.settings)
+    assert event.query_hash == recorder.query_hash("production deployments")
+    # Keyed: a plain SHA-256 of a guessed question does not confirm it.
+    assert event.query_hash != hashlib.sha256(b"production deployments").hexdigest()
     assert event.chunks == [r["chunk_id"] for r in results]
     assert event.documents == [world.document_id]
     assert event.status == 200 and event.outcome == "ok" and event.latency_ms > 0
@@ -221,7 +225,8 @@ def test_hashed_queries_keep_no_text(world: World) -> None:
         rows = connection.execute(text("SELECT * FROM audit_events")).mappings().all()
     dump = json.dumps([{k: str(v) for k, v in r.items()} for r in rows])
     assert secret not in dump
-    hashed_rows = [r for r in rows if r["query_hash"] == query_hash(secret)]
+    digest = AuditRecorder(world.services.database, hashed).query_hash(secret)
+    hashed_rows = [r for r in rows if r["query_hash"] == digest]
     assert {r["action"] for r in hashed_rows} == {"search", "ask"}
     assert all(r["query"] is None for r in hashed_rows)
 

@@ -13,7 +13,6 @@ Recording is best effort and off the event loop: a failure is logged, never show
 """
 
 import asyncio
-import hashlib
 import logging
 import re
 import time
@@ -28,6 +27,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from enclave.db import AuditEvent, Database
 from enclave.db.audit import AuditRepository
 from enclave.db.models import utcnow
+from enclave.secret_key import keyed_hash, load_secret_key
 from enclave.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,9 @@ _ACTIONS: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/api/documents/?$"), "upload"),
     ("DELETE", re.compile(r"^/api/documents/[^/]+$"), "delete"),
     ("PATCH", re.compile(r"^/api/documents/[^/]+$"), "permission_change"),
+    ("POST", re.compile(r"^/(api/documents|library)/[^/]+/reindex$"), "reindex"),
+    ("POST", re.compile(r"^/library/upload$"), "upload"),
+    ("POST", re.compile(r"^/library/[^/]+/delete$"), "delete"),
     ("POST", re.compile(r"^/api/feedback"), "feedback"),
     ("GET", re.compile(r"^/api/audit"), "audit_read"),
     ("GET", re.compile(r"^/$"), "search"),  # the page searches or asks with ?q=
@@ -65,10 +68,6 @@ def outcome_of(status: int) -> str:
     if status in (429, 503):
         return "throttled"
     return "rejected" if status < 500 else "error"
-
-
-def query_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def note(request: Request[Any, Any, Any], **details: Any) -> None:
@@ -95,6 +94,12 @@ class AuditRecorder:
         self.database = database
         self.hash_queries = settings.audit_hash_queries
         self.retention_days = settings.audit_retention_days
+        self._key = load_secret_key(settings)
+
+    def query_hash(self, text: str) -> str:
+        """Keyed (HMAC-SHA256 with the service's secret), so repeated questions can be told
+        apart but no one without the key can confirm a guess by hashing it."""
+        return keyed_hash(self._key, "audit-query", text)
 
     def record(
         self,
@@ -115,7 +120,7 @@ class AuditRecorder:
         if self.hash_queries:  # the condensed question is the question too
             for key in QUERY_DETAILS:
                 if isinstance(detail.get(key), str):
-                    detail[key] = query_hash(detail[key])
+                    detail[key] = self.query_hash(detail[key])
         event = AuditEvent(
             actor=actor[:255],
             actor_name=actor_name[:255],
@@ -126,7 +131,7 @@ class AuditRecorder:
             outcome=outcome_of(status) if status else "ok",
             latency_ms=round(latency_ms, 1),
             query=None if query is None or self.hash_queries else query,
-            query_hash=query_hash(query) if query is not None else None,
+            query_hash=self.query_hash(query) if query is not None else None,
             documents=list(dict.fromkeys(documents)),
             chunks=list(dict.fromkeys(chunks)),
             detail=detail,
