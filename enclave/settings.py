@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     abstain_unsupported: bool = Field(
         True, description="Abstain when no sentence of the model's answer is in the passages."
     )
+    min_answerability: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Abstain before generation when the passages are on the topic but none of "
+        "their sentences comes close to the question (0: off; 0.59 was fitted on ClapNQ, see "
+        "app/answerability.py). Calibrate it on your own questions with `enclave eval`.",
+    )
     max_history_turns: int = Field(20, ge=0, description="Earlier turns a question may carry.")
     max_turn_chars: int = Field(8000, ge=1, description="Longest earlier turn accepted.")
 
