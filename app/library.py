@@ -16,7 +16,7 @@ from enclave.db.documents import DocumentFilter, DocumentRepository, in_groups
 from enclave.db.jobs import JobRepository, SourceRepository
 from enclave.settings import Settings
 from ingest.pipeline import Ingestor
-from ingest.worker import enqueue_upload
+from ingest.worker import enqueue_reindex, enqueue_upload
 
 UPLOAD_SOURCE = "uploads"
 _UNSAFE = re.compile(r"[^\w.\- ()+,]")
@@ -32,6 +32,10 @@ class FileTooLarge(UploadRejected):
 
 class UploadForbidden(UploadRejected):
     """The caller may not add files to that source (a 403)."""
+
+
+class CannotReindex(ValueError):
+    """The document's file cannot be indexed again; the message says why (a 409)."""
 
 
 # `groups` arguments below: the caller's access groups (app/security Principal.groups); None
@@ -169,7 +173,7 @@ class Library:
             if document is None:
                 return False
             for each in [document, *repository.children(document.id)]:
-                each.groups = list(new)
+                each.groups, each.groups_pinned = list(new), True
                 self.ingestor.store.set_groups(each.id, list(new))
         return True
 
@@ -183,6 +187,26 @@ class Library:
         if path.is_relative_to(self.uploads_root):
             path.unlink(missing_ok=True)
         return True
+
+    def reindex(self, document_id: str, groups: Groups = None) -> str | None:
+        """Queue a job indexing the document's file again, even if unchanged (an attachment:
+        its message). The job's id; None when the document is not visible."""
+        with self.database.session() as session:
+            repository = DocumentRepository(session)
+            document = _visible(repository.get(document_id), groups)
+            if document is None:
+                return None
+            owner = repository.get(document.parent_id) if document.parent_id else document
+            source_id = owner.source_id if owner else None
+            source = SourceRepository(session).get(source_id) if source_id else None
+            if owner is None or source is None:
+                raise CannotReindex("this document belongs to no source any more")
+            path = Path(owner.source_path)
+        if not path.is_file():
+            raise CannotReindex(
+                f"its file is gone ({path.name}): the next sync of its folder removes it"
+            )
+        return enqueue_reindex(self.database, source, [path])
 
     def original(self, document_id: str, groups: Groups = None) -> Path | None:
         document = self.document(document_id, groups)

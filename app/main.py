@@ -8,7 +8,6 @@ from pathlib import Path
 
 from litestar import Litestar, Request, Response
 from litestar.contrib.jinja import JinjaTemplateEngine
-from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -23,12 +22,16 @@ from app.api.search import SearchController
 from app.dependencies import DEPENDENCIES
 from app.generation import GeneratorBusy
 from app.metrics import PROMETHEUS, MetricsController
+from app.openapi import ErrorResponses, openapi_config
 from app.security import AUTH_MIDDLEWARE
 from app.security.audit import AUDIT_MIDDLEWARE, AuditRecorder, purge_loop
+from app.security.auth import SignInRequired, sign_in_redirect
 from app.security.keys import KeyVerifier
 from app.security.limits import rate_limit, security_headers
+from app.security.sessions import CSRF_MIDDLEWARE, LoginThrottle, Sessions
 from app.services import Services
 from app.web import PAGES
+from enclave.secret_key import load_secret_key
 from enclave.settings import Settings
 
 HERE = Path(__file__).parent
@@ -64,6 +67,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # Authentication (app/security/auth.py) follows this app's settings.
         app.state.auth_settings = resolved
         app.state.key_verifier = KeyVerifier(ready.database)
+        # Local users' sign-in sessions and the login page's throttle (app/security/sessions.py).
+        secret = await asyncio.to_thread(load_secret_key, resolved)
+        app.state.sessions = Sessions(ready.database, secret, resolved.session_hours)
+        app.state.login_throttle = LoginThrottle(resolved.login_max_failures)
         app.state.audit = AuditRecorder(ready.database, resolved)
         purging = asyncio.create_task(purge_loop(app.state.audit))
         if resolved.embedded_worker:
@@ -92,18 +99,20 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ],
         dependencies=DEPENDENCIES,
         # Outermost first: metrics, the audit record (it sees the caller the auth middleware names),
-        # then authentication, then the per-caller rate limit.
+        # then authentication, the CSRF check of sign-in sessions, then the per-caller rate limit.
         middleware=[
             PROMETHEUS.middleware,  # counts every reply, refused ones included
             AUDIT_MIDDLEWARE,
             AUTH_MIDDLEWARE,
+            CSRF_MIDDLEWARE,  # state changes riding on the session cookie need its CSRF token
             *filter(None, [rate_limit(resolved)]),
         ],
         lifespan=[lifespan],
         before_send=[security_headers],  # CSP, nosniff, no framing, no referrer
-        exception_handlers={GeneratorBusy: _busy},
+        exception_handlers={GeneratorBusy: _busy, SignInRequired: sign_in_redirect},
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
-        openapi_config=OpenAPIConfig(title="Enclave", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),  # app/openapi.py: local viewer, documented refusals
+        plugins=[ErrorResponses()],
         request_max_body_size=resolved.max_json_bytes,  # uploads set their own
         debug=False,
     )

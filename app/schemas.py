@@ -197,6 +197,11 @@ class UploadOut(msgspec.Struct):
     files: list[str]
 
 
+class ReindexOut(msgspec.Struct):
+    job_id: str  # follow it at /api/jobs/{job_id}
+    document_id: str
+
+
 class FileErrorOut(msgspec.Struct):
     path: str
     error: str

@@ -14,6 +14,7 @@ from enclave.cli_audit import audit_command
 from enclave.cli_doctor import doctor_command
 from enclave.cli_eval import eval_command
 from enclave.cli_keys import keys_command
+from enclave.cli_users import users_command
 from enclave.settings import ConfigurationError, Settings
 
 console = Console(stderr=True)
@@ -67,7 +68,16 @@ def db_upgrade(settings: Settings, revision: str) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--source", "source_name", help="Name of the source (default: its path).")
-@click.option("--groups", help="Access groups of its documents, comma-separated.")
+@click.option(
+    "--groups",
+    help="Access groups of its documents, comma-separated (a folder's .enclave-acl file "
+    "overrides them for the files below it).",
+)
+@click.option(
+    "--reindex",
+    is_flag=True,
+    help="Index every file again, even unchanged ones (after changing the embedder).",
+)
 @click.option("--include", default="**/*", show_default=True, help="Glob(s) of files to take.")
 @click.option("--exclude", default=None, help="Glob(s) of files to skip, comma-separated.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the jobs.")
@@ -86,6 +96,7 @@ def ingest(
     groups: str | None,
     include: str,
     exclude: str | None,
+    reindex: bool,
     wait: bool,
     as_json: bool,
     fail_on_error: bool,
@@ -99,6 +110,7 @@ def ingest(
     If `enclave serve` is running on the same data directory, its worker runs the job.
     """
     from enclave.cli_ingest import merged_json, print_summary, run_ingest
+    from enclave.groups import check_group_names
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -106,15 +118,20 @@ def ingest(
     if source_name and len(paths) > 1:
         raise click.UsageError("--source names one source: give a single PATH with it.")
     try:
+        group_names = check_group_names(groups.split(",")) if groups else None
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--groups") from None
+    try:
         _migrate(settings)
         outcome = run_ingest(
             settings,
             list(paths),
             console,
             source_name=source_name,
-            groups=[g.strip() for g in groups.split(",") if g.strip()] if groups else None,
+            groups=group_names or None,
             include=include,
             exclude=exclude,
+            reindex=reindex,
             wait=wait,
             show_progress=not as_json,
         )
@@ -255,6 +272,7 @@ def ask(settings: Settings, question: str, k: int | None) -> None:
 
 main.add_command(eval_command)
 main.add_command(keys_command)
+main.add_command(users_command)
 main.add_command(audit_command)
 main.add_command(doctor_command)
 

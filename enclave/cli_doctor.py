@@ -4,17 +4,22 @@ for each one that is not on this machine."""
 
 import ipaddress
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
+from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import click
 from pydantic import SecretStr
 from rich.console import Console
 
 from enclave.settings import Settings, is_loopback
+
+if TYPE_CHECKING:
+    from litestar.testing import TestClient
 
 MASK = "********"
 
@@ -106,12 +111,64 @@ def destinations(settings: Settings) -> list[Destination]:
     for proxy in settings.auth_trusted_proxy:
         network = ipaddress.ip_network(proxy, strict=False)
         found.append(Destination("trusted SSO proxy", proxy, network.is_loopback))
-    # Not the service's own traffic, but a browser opening /schema loads the API viewer's
-    # script from this CDN (Litestar's default OpenAPI page).
-    found.append(
-        Destination("API docs page (/schema) in the browser", "https://cdn.jsdelivr.net", False,
-                    "the browser, not the service, fetches it; /schema/openapi.json is local")
-    )  # fmt: skip
+    found += docs_page(settings)
+    return found
+
+
+DOCS_PAGE = "API docs page (/schema) in the browser"
+
+
+class _Links(HTMLParser):
+    """Every src and href in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+def docs_page(settings: Settings) -> list[Destination]:
+    """Not the service's own traffic: where a browser opening /schema loads the API viewer
+    from. The page is rendered by the app itself (no lifespan: no model or database is
+    opened) and every src/href in it must be this service and be served by it."""
+    from litestar.testing import TestClient
+
+    from app.main import create_app
+
+    # The page does not depend on the address; create_app refuses auth=off off loopback.
+    here = settings.model_copy(update={"host": "127.0.0.1"})
+    # httpx logs each request at INFO, which would land in the report (and break --json).
+    quiet = logging.getLogger("httpx")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        return _docs_page_links(TestClient(create_app(here), base_url="http://127.0.0.1"))
+    except Exception as error:  # a report, not a crash: say what went wrong
+        return [Destination(DOCS_PAGE, "/schema", False, f"could not be checked: {error}")]
+    finally:
+        quiet.setLevel(level)
+
+
+def _docs_page_links(client: "TestClient[Any]") -> list[Destination]:
+    page = client.get("/schema")
+    page.raise_for_status()
+    links = _Links()
+    links.feed(page.text)
+    found: list[Destination] = []
+    local_files = []
+    for link in links.found:
+        url = urlsplit(urljoin("http://127.0.0.1/schema", link))
+        if url.hostname and not is_loopback(url.hostname):
+            found.append(Destination(DOCS_PAGE, link, False, "the browser fetches it"))
+        elif client.get(url.path).status_code != 200:
+            found.append(Destination(DOCS_PAGE, url.path, False, "not served by Enclave"))
+        else:
+            local_files.append(url.path)
+    if not found:
+        found.append(Destination(DOCS_PAGE, f"this service ({len(local_files)} files)", True,
+                                 "viewer vendored under /static/vendor"))  # fmt: skip
     return found
 
 

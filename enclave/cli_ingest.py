@@ -26,6 +26,7 @@ from ingest.pipeline import FileResult, Ingestor, Outcome
 from ingest.worker import (
     JobReport,
     Worker,
+    enqueue_reindex,
     enqueue_sync,
     load_report,
     open_parse_pool,
@@ -78,11 +79,13 @@ def run_ingest(
     groups: list[str] | None = None,
     include: str = "**/*",
     exclude: str | None = None,
+    reindex: bool = False,
     wait: bool = True,
     show_progress: bool = True,
 ) -> list[JobReport] | list[str]:
-    """Queue a sync per path and run or follow it. Returns reports, or the job ids when the
-    jobs were handed to a running service and `wait` is False."""
+    """Queue a sync (`reindex`: a forced re-index) per path and run or follow it. Returns
+    reports, or the job ids when the jobs were handed to a running service and `wait` is
+    False."""
     database = Database.from_settings(settings)
     try:
         job_ids = []
@@ -95,7 +98,8 @@ def run_ingest(
                 include=include,
                 exclude=exclude,
             )
-            job_ids.append(enqueue_sync(database, source))
+            queue = enqueue_reindex if reindex else enqueue_sync
+            job_ids.append(queue(database, source))
         try:
             with open_worker(settings, database, console) as worker:
                 return [_run_here(worker, job_id, console, show_progress) for job_id in job_ids]

@@ -22,6 +22,7 @@ from enclave.db.documents import DocumentRepository
 from enclave.embedder import Embedder, Vectors
 from enclave.settings import Settings
 from enclave.vectorstore import ChunkRecord, VectorStore
+from ingest.acl import AclError, folder_groups
 from ingest.chunking import Chunk, chunk_document
 from ingest.parsing import (
     DEFAULT_MAX_BYTES,
@@ -96,6 +97,7 @@ class Pending:
     digest: str
     known_id: str | None
     was_indexed: bool
+    groups: list[str]  # its access groups (ingest/acl.py, else the source's)
 
 
 def attachment_path(path: str, name: str) -> str:
@@ -142,24 +144,35 @@ class Ingestor:
             return [checked]
         return self.index(checked, self.parse(checked), source)
 
-    def check(self, path: Path, source: Source | None = None) -> "FileResult | Pending":
+    def check(
+        self, path: Path, source: Source | None = None, *, force: bool = False
+    ) -> "FileResult | Pending":
         """Decide without parsing: unchanged (size + mtime, then the content hash) → its
-        result; otherwise what indexing needs. Unreadable → a failure result."""
+        result, with its access groups brought up to date; otherwise what indexing needs.
+        `force` indexes an unchanged file again. Unreadable → a failure result."""
+        known = self._known(str(path))
+        try:
+            groups = self.groups_for(path, source, known)
+        except AclError as error:
+            # Fail closed: no groups, so no restricted caller sees even the failure.
+            return self._record_failure(str(path), path, str(error), source, groups=[])
         try:
             stat = path.stat()
             state = FileState(path, stat.st_size, stat.st_mtime)
-            known = self._known(str(path))
-            if known and _unchanged_by_stat(known, state):
-                return self._unchanged(known, source)
+            # A duplicate whose groups changed is checked again: its original must share them.
+            if known and known.duplicate_of and list(known.groups) != groups:
+                force = True
+            if known and not force and _unchanged_by_stat(known, state):
+                return self._unchanged(known, source, groups)
             digest = file_digest(path)
         except OSError as error:
-            return self._record_failure(str(path), path, f"cannot read: {error}", source)
-        if known and known.status == DocumentStatus.INDEXED and known.content_hash == digest:
-            return self._unchanged(known, source, state)
-        was_indexed = known is not None and known.status == DocumentStatus.INDEXED
-        pending = Pending(state, digest, known.id if known else None, was_indexed)
+            return self._record_failure(str(path), path, f"cannot read: {error}", source, groups)
+        indexed = known is not None and known.status == DocumentStatus.INDEXED
+        if known and indexed and not force and known.content_hash == digest:
+            return self._unchanged(known, source, groups, state)
+        pending = Pending(state, digest, known.id if known else None, indexed, groups)
         with self.database.session() as session:
-            original = DocumentRepository(session).original_with_hash(digest, str(path))
+            original = DocumentRepository(session).original_with_hash(digest, str(path), groups)
             original_id = original.id if original else None
         if original_id is not None:
             return self._mark_duplicate(pending, original_id, source)
@@ -203,8 +216,8 @@ class Ingestor:
         """Store a prepared file's chunks with their vectors (in `prepared.texts` order)."""
         pending, path = prepared.pending, prepared.pending.state.path
         if prepared.error is not None:
-            return [self._record_failure(str(path), path, prepared.error, source)]
-        parent_id = self._ensure_document(str(path), source)
+            return [self._record_failure(str(path), path, prepared.error, source, pending.groups)]
+        parent_id = self._ensure_document(str(path), source, pending.groups)
         results: list[FileResult] = []
         offset = 0
         for part in prepared.parts:
@@ -240,17 +253,18 @@ class Ingestor:
             part.title,
             part.chunks,
         )
+        groups = pending.groups
         if part.error:
-            return self._record_failure(document_path, path, part.error, source, parent_id)
+            return self._record_failure(document_path, path, part.error, source, groups, parent_id)
         if not chunks:
             reason = "no text could be extracted (empty, or a scan without a text layer)"
-            return self._record_failure(document_path, path, reason, source, parent_id)
+            return self._record_failure(document_path, path, reason, source, groups, parent_id)
         with self.database.session() as session:
             repository = DocumentRepository(session)
             document = repository.by_path(document_path) or repository.add(
                 Document(source_path=document_path)
             )
-            document.groups = self._groups(source)
+            document.groups = list(groups)
             document.source_id = source.id if source else document.source_id
             document.parent_id = parent_id
             document.duplicate_of = None
@@ -276,30 +290,57 @@ class Ingestor:
         with self.database.session() as session:
             return DocumentRepository(session).by_path(source_path)
 
-    def _groups(self, source: Source | None) -> list[str]:
+    def groups_for(
+        self, path: Path, source: Source | None, known: Document | None = None
+    ) -> list[str]:
+        """A file's access groups: those an administrator pinned, else its folder's
+        `.enclave-acl`, else its source's, else the default. AclError when the nearest
+        `.enclave-acl` cannot be used."""
+        if known is not None and known.groups_pinned:
+            return list(known.groups)
+        if source is not None:
+            acl = folder_groups(path, Path(source.root))
+            if acl is not None:
+                return acl
         return list(source.groups) if source and source.groups else self.default_groups
 
-    def _ensure_document(self, document_path: str, source: Source | None) -> str:
+    def _ensure_document(
+        self, document_path: str, source: Source | None, groups: Sequence[str]
+    ) -> str:
         with self.database.session() as session:
             repository = DocumentRepository(session)
             document = repository.by_path(document_path) or repository.add(
-                Document(source_path=document_path, groups=self._groups(source))
+                Document(source_path=document_path, groups=list(groups))
             )
             document.source_id = source.id if source else document.source_id
             return document.id
 
     def _unchanged(
-        self, known: Document, source: Source | None, state: FileState | None = None
+        self,
+        known: Document,
+        source: Source | None,
+        groups: Sequence[str],
+        state: FileState | None = None,
     ) -> FileResult:
-        """Same content: refresh size/mtime (so the next run takes the fast path) and the
-        owning source, without touching the index."""
+        """Same content: refresh size/mtime (so the next run takes the fast path), the
+        owning source and the access groups (the source's or an `.enclave-acl` may have
+        changed: the chunks' payload follows, without re-embedding)."""
+        regrouped = False
         with self.database.session() as session:
-            document = DocumentRepository(session).get(known.id)
+            repository = DocumentRepository(session)
+            document = repository.get(known.id)
             if document is not None:
                 if state is not None:
                     document.size, document.mtime = state.size, state.mtime
                 if source is not None:
                     document.source_id = source.id
+                if list(document.groups) != list(groups):
+                    regrouped = True
+                    for each in [document, *repository.children(document.id)]:
+                        each.groups = list(groups)
+                        self.store.set_groups(each.id, list(groups))
+        if regrouped:  # its duplicates kept their groups: they are indexed on their own
+            self._release_duplicates(known.id)
         return FileResult(known.source_path, Outcome.UNCHANGED, known.chunk_count, None, known.id)
 
     def _record_failure(
@@ -308,6 +349,7 @@ class Ingestor:
         path: Path,
         reason: str,
         source: Source | None,
+        groups: Sequence[str],
         parent_id: str | None = None,
     ) -> FileResult:
         """Mark the document failed and take its chunks (and its attachments) out: the index
@@ -315,8 +357,9 @@ class Ingestor:
         with self.database.session() as session:
             repository = DocumentRepository(session)
             document = repository.by_path(document_path) or repository.add(
-                Document(source_path=document_path, groups=self._groups(source))
+                Document(source_path=document_path)
             )
+            document.groups = list(groups)
             self.store.delete_document(document.id)
             document.source_id = source.id if source else document.source_id
             document.parent_id = parent_id
@@ -343,9 +386,8 @@ class Ingestor:
             repository = DocumentRepository(session)
             original = repository.get(original_id)
             assert original is not None
-            document = repository.by_path(path) or repository.add(
-                Document(source_path=path, groups=self._groups(source))
-            )
+            document = repository.by_path(path) or repository.add(Document(source_path=path))
+            document.groups = list(pending.groups)
             self.store.delete_document(document.id)
             document.source_id = source.id if source else document.source_id
             document.duplicate_of = original.id
@@ -446,7 +488,7 @@ def _record(
         page=chunk.page,
         heading=chunk.heading,
         file_type=_file_type(path),
-        groups=document.groups or ["public"],
+        groups=list(document.groups),  # never widened: no groups, no restricted reader
         source_name=source.name if source else "",
         modified=modified,
     )

@@ -244,7 +244,7 @@ class Worker:
                 job = session.get(Job, job_id)
                 if job is not None and job.worker == self.name:
                     JobRepository(session).finish(job, error)
-                    if error is None and job.kind == JobKind.SYNC:
+                    if error is None and not job.paths and job.kind != JobKind.UPLOAD:
                         source = session.get(Source, job.source_id)
                         if source is not None:
                             source.last_synced_at = utcnow()
@@ -256,7 +256,9 @@ class Worker:
             source = session.get(Source, job.source_id) if job else None
             if job is None or source is None:
                 raise LookupError(f"job {job_id} or its source no longer exists")
-            files = [Path(p) for p in job.paths] if job.kind == JobKind.UPLOAD else None
+            files = [Path(p) for p in job.paths] if job.paths else None
+            force = job.kind == JobKind.REINDEX
+            whole_source = files is None
             done = JobRepository(session).recorded_paths(job_id)
         unreadable = SourceListing([])
         if files is None:
@@ -280,7 +282,7 @@ class Worker:
             for path in sorted(files, key=_size, reverse=True):
                 if str(path) in done:
                     continue
-                checked = self.ingestor.check(path, source)
+                checked = self.ingestor.check(path, source, force=force)
                 if not isinstance(checked, Pending):
                     self._record(job_id, checked, on_progress)
                 elif checked.digest in digests:
@@ -304,7 +306,7 @@ class Worker:
                     self._record(job_id, checked, on_progress)
 
         self._parse_and_index(job_id, again, source, on_progress)
-        if job.kind == JobKind.SYNC:
+        if whole_source:
             # A document under a folder that could not be listed is kept, not deleted.
             present = {str(p) for p in files}
             present |= self.ingestor.documents_under(source, unreadable.may_have)
@@ -471,6 +473,13 @@ def enqueue_sync(database: Database, source: Source) -> str:
 def enqueue_upload(database: Database, source: Source, paths: list[Path]) -> str:
     with database.session() as session:
         return JobRepository(session).enqueue(source, JobKind.UPLOAD, [str(p) for p in paths]).id
+
+
+def enqueue_reindex(database: Database, source: Source, paths: list[Path] | None = None) -> str:
+    """Index `paths` (default: the whole source) again, even where nothing changed."""
+    with database.session() as session:
+        job = JobRepository(session).enqueue(source, JobKind.REINDEX, [str(p) for p in paths or []])
+        return job.id
 
 
 def sync_now(

@@ -29,6 +29,8 @@ from enclave.settings import Settings  # noqa: E402
 from enclave.vectorstore import VectorStore  # noqa: E402
 
 if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
     from ingest.worker import JobReport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,15 @@ assert enclave  # imported for its side effect
 @pytest.fixture(scope="session")
 def egress_guard() -> EgressGuard:
     return GUARD
+
+
+@pytest.fixture(scope="session")
+def browser() -> "Iterator[Browser]":
+    """One Chromium for every browser test (tests/browsers.py)."""
+    from tests.browsers import launch_chromium
+
+    with launch_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ The tiny model writes noise, so its answers are checked for streaming and struct
 citation marker → source link is checked with the shipped SmolLM2 (marked slow)."""
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,50 +13,26 @@ from typing import Any
 import pytest
 
 pw = pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from app.main import create_app  # noqa: E402
 from app.services import Services  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from enclave.settings import Settings  # noqa: E402
-from tests.conftest import SAMPLES, index_folder, make_settings, tiny_model_settings  # noqa: E402
+from tests.browsers import MARKS, copy_samples, drop_file, page_settings, screenshot  # noqa: E402
+from tests.conftest import index_folder, make_settings  # noqa: E402
 from tests.serving import serving  # noqa: E402
 from tests.test_sse_uvicorn import model_held  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
 HOLIDAY = "How many days of holiday do I get each year?"
 NONSENSE = "quantum chromodynamics of penguin migration"
 UNIQUE = "zorblatt quokka"
 
-# The machine is shared: give pages time (a bound on waiting, not a measurement).
-expect.set_options(timeout=30_000)
 
-pytestmark = [
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = MARKS
 
 
 # --- the service and the browser -------------------------------------------------------------
-
-
-def copy_samples(target: Path, *names: str) -> Path:
-    target.mkdir(parents=True)
-    for name in names:
-        shutil.copy(SAMPLES / name, target / name)
-    return target
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +40,7 @@ def services(
     tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, embedder: Embedder
 ) -> Iterator[Services]:
     tmp = tmp_path_factory.mktemp("browser")
-    # Relevance is cosine similarity: 0.3 separates a question the samples answer from one
-    # they do not (the abstention test). The tiny model writes noise, which the citation
-    # check would reject; keep its text so streaming and structure can be seen.
-    settings = tiny_model_settings(
-        tmp / "var",
-        tiny_gguf,
-        database_url=f"sqlite:///{tmp / 'enclave.db'}",
-        min_relevance=0.3,
-        abstain_unsupported=False,
-    )
+    settings = page_settings(tmp, tiny_gguf)
     docs = copy_samples(
         tmp / "docs", "employee-handbook.md", "travel-and-expenses.pdf", "it-security-policy.html"
     )
@@ -101,11 +67,6 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     yield opened
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 def document_id(services: Services, file_name: str) -> str:
@@ -266,19 +227,6 @@ def test_slash_focuses_the_search_box(page: Page) -> None:
 # --- library and jobs ----------------------------------------------------------------------
 
 
-def drop_file(page: Page, name: str, text: str) -> None:
-    """Drop a file on the drop zone, as dragging one from the desktop does."""
-    transfer = page.evaluate_handle(
-        """([name, text]) => {
-            const transfer = new DataTransfer();
-            transfer.items.add(new File([text], name, { type: "text/plain" }));
-            return transfer;
-        }""",
-        [name, text],
-    )
-    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": transfer})
-
-
 def test_upload_becomes_searchable_and_delete_removes_it(page: Page) -> None:
     page.goto("/library")
     expect(page.locator("#documents tbody tr")).to_have_count(3)
@@ -318,6 +266,53 @@ def test_upload_becomes_searchable_and_delete_removes_it(page: Page) -> None:
     expect(page.locator("#documents tbody tr")).to_have_count(3)
     search(page, UNIQUE)
     expect(page.locator("#results .open", has_text="field-notes.txt")).to_have_count(0)
+
+
+def test_reindex_button_indexes_the_file_again(page: Page) -> None:
+    page.goto("/library")
+    row = page.locator("#documents tbody tr", has_text="employee-handbook.md")
+    row.get_by_role("button", name=re.compile("Re-index")).click()
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+$"))
+    expect(page.locator("#job .status")).to_have_text("succeeded")
+    expect(page.locator("h1")).to_contain_text("Reindex job")
+    search(page, HOLIDAY)
+    expect(page.locator("#results .result").first.locator("h3")).to_contain_text(
+        "Employee Handbook"
+    )
+
+
+def light(color: str) -> bool:
+    """Whether a computed CSS `rgb(r, g, b)` colour is light."""
+    r, g, b = (int(v) for v in re.findall(r"\d+", color)[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b > 128
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_pages_fit_a_phone_in_light_and_dark(browser: Browser, base_url: str, scheme: str) -> None:
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": 390, "height": 844},
+        color_scheme=scheme,  # type: ignore[arg-type]
+        is_mobile=True,
+        has_touch=True,
+    )
+    phone = context.new_page()
+    try:
+        for path, name in [(f"/?q={HOLIDAY}", "home"), ("/library", "library"), ("/jobs", "jobs")]:
+            phone.goto(path)
+            if name == "home":
+                expect(phone.locator("#answer")).to_have_attribute("data-state", "done")
+            # Nothing wider than the screen: no sideways scrolling of the page itself.
+            overflow = phone.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} is {overflow}px wider than a phone"
+            background = phone.evaluate("getComputedStyle(document.body).backgroundColor")
+            text = phone.evaluate("getComputedStyle(document.body).color")
+            assert light(background) == (scheme == "light") and light(text) != light(background)
+            screenshot(phone, f"{name}-phone-{scheme}.png")
+    finally:
+        context.close()
 
 
 def test_a_failed_upload_shows_its_reason(page: Page) -> None:

@@ -20,8 +20,15 @@ from litestar.exceptions import (
 from litestar.params import Body, Parameter
 from litestar.response import File
 
-from app.library import FileTooLarge, IncomingFile, Library, UploadForbidden, UploadRejected
-from app.schemas import DocumentList, DocumentOut, UploadOut
+from app.library import (
+    CannotReindex,
+    FileTooLarge,
+    IncomingFile,
+    Library,
+    UploadForbidden,
+    UploadRejected,
+)
+from app.schemas import DocumentList, DocumentOut, ReindexOut, UploadOut
 from app.security import Principal, requires
 from app.security.audit import note
 from app.security.principal import AccessDenied
@@ -148,6 +155,31 @@ class DocumentController(Controller):
         note(request, documents=[document_id])
         if not library.delete(document_id, principal.groups):
             raise NotFoundException(f"no document {document_id}")
+
+    @post(
+        "/{document_id:str}/reindex",
+        sync_to_thread=True,
+        status_code=202,
+        guards=[requires("ingest")],
+        raises=[NotFoundException, ClientException],
+    )
+    def reindex(
+        self,
+        request: Request[Any, Any, Any],
+        library: Library,
+        principal: Principal,
+        document_id: str,
+    ) -> ReindexOut:
+        """Index the document's file again, even if unchanged (after a parser or embedding
+        model change). Needs the 'ingest' scope; answers with the job to follow."""
+        note(request, documents=[document_id])
+        try:
+            job_id = library.reindex(document_id, principal.groups)
+        except CannotReindex as error:
+            raise ClientException(str(error), status_code=409) from None
+        if job_id is None:
+            raise NotFoundException(f"no document {document_id}")
+        return ReindexOut(job_id=job_id, document_id=document_id)
 
     @patch(
         "/{document_id:str}",

@@ -4,6 +4,8 @@
   anonymous local user when ENCLAVE_AUTH=off), its groups and scopes, and how its groups
   narrow a search;
 - `keys`: API keys, stored as scrypt hashes, verified per request;
+- `users`, `sessions`: local users who sign in on /login (scrypt-hashed passwords), their
+  signed session cookies, CSRF tokens and the login throttle;
 - `auth`: the middleware that names the caller of every request (`request.user`), the
   `principal` dependency and the scope guards.
 """

@@ -63,12 +63,11 @@ def rate_limit(settings: Settings) -> DefineMiddleware | None:
 
 async def security_headers(message: Message, scope: Scope) -> None:
     """A `before_send` hook: every response gets the headers, error replies made outside the
-    middleware (401, 429) included. The OpenAPI pages under /schema run the documentation
-    viewer's own inline script, so they get every header but the CSP."""
+    middleware (401, 429) included. The API viewer at /schema is a page of our own with no
+    inline script (app/openapi.py), so it gets the same CSP."""
     if message["type"] != "http.response.start":
         return
     headers = MutableScopeHeaders.from_message(message)
     for name, value in HEADERS.items():
         headers[name] = value
-    if not scope.get("path", "").startswith("/schema"):
-        headers["Content-Security-Policy"] = CSP
+    headers["Content-Security-Policy"] = CSP

@@ -6,34 +6,21 @@ demo bound to loopback) and keys created with `--groups '*'`.
 """
 
 import dataclasses
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from enclave.groups import check_group_names
 from enclave.settings import Scope
 from enclave.vectorstore import SearchFilter
 
 Kind = Literal["key", "user", "proxy", "anonymous"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 ALL_GROUPS = "*"
-_GROUP = re.compile(r"^[\w.@+-]{1,64}$")
 
 
 class AccessDenied(Exception):
     """The caller may not do this (403); the message says why."""
-
-
-def check_group_names(groups: Iterable[str]) -> list[str]:
-    """Group names as stored in payloads and JSON columns: letters, digits and `_.@+-`."""
-    names = [g.strip() for g in groups if g.strip()]
-    bad = [g for g in names if not _GROUP.match(g)]
-    if bad:
-        raise ValueError(
-            f"invalid group name(s): {', '.join(map(repr, bad))} "
-            "(letters, digits and _ . @ + - only, at most 64 characters)"
-        )
-    return list(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@
   const input = document.getElementById("q");
   if (!panel || !input || !window.fetch || !window.TextDecoder) return;
   const conversation = document.getElementById("conversation");
+  // Signed in on the login page: POSTs carry the session's CSRF token (none with an API key).
+  const csrf = { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]')?.content || "" };
   const followForm = document.getElementById("followup-form");
   const followInput = document.getElementById("followup");
   const closest = document.getElementById("closest");
@@ -73,7 +75,7 @@
     const send = async (rating) => {
       const body = { question, answer, rating, citations: citations.map(({ n, document_id, title, source, page }) => ({ n, document_id, title, source, page })) };
       if (comment.value.trim()) body.comment = comment.value.trim();
-      const response = await fetch("/api/feedback", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      const response = await fetch("/api/feedback", { method: "POST", headers: { "Content-Type": "application/json", ...csrf }, body: JSON.stringify(body) });
       status.textContent = response.ok ? "Thanks for the feedback." : "Feedback could not be saved.";
       if (response.ok) box.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     };
@@ -123,7 +125,7 @@
     try {
       const response = await fetch("/api/ask", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: { "Content-Type": "application/json", Accept: "text/event-stream", ...csrf },
         body: JSON.stringify(body),
       });
       if (!response.ok) {

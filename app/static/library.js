@@ -69,6 +69,9 @@
     const request = new XMLHttpRequest();
     request.open("POST", "/api/documents");
     request.setRequestHeader("Accept", "application/json");
+    // Signed in on the login page: the session's CSRF token (empty with other credentials).
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    if (csrf) request.setRequestHeader("X-CSRF-Token", csrf.content);
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) bar.value = Math.round((100 * event.loaded) / event.total);
     });

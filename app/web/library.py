@@ -13,7 +13,7 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from app.api.documents import UPLOAD_BODY_LIMIT, UploadForm
-from app.library import IncomingFile, Library, UploadRejected
+from app.library import CannotReindex, IncomingFile, Library, UploadRejected
 from app.security import Principal, requires
 from app.security.principal import AccessDenied
 from app.web.views import human_size, sources_by_id, when
@@ -67,6 +67,7 @@ class LibraryPage(Controller):
             for d in documents
         ]
         context: dict[str, Any] = {
+            "can_ingest": principal.can("ingest"),
             "documents": rows,
             "total": total,
             "page": page,
@@ -108,6 +109,22 @@ class LibraryPage(Controller):
             for upload in data.files:
                 await upload.close()
         return Redirect(f"/jobs/{receipt.job_id}", status_code=303)
+
+    @post(
+        "/{document_id:str}/reindex",
+        sync_to_thread=True,
+        status_code=303,
+        guards=[requires("ingest")],
+    )
+    def reindex(self, library: Library, principal: Principal, document_id: str) -> Redirect:
+        """Index the file again, then follow the job's page."""
+        try:
+            job_id = library.reindex(document_id, principal.groups)
+        except CannotReindex as error:
+            return Redirect("/library", query_params={"error": str(error)}, status_code=303)
+        if job_id is None:
+            raise NotFoundException(f"no document {document_id}")
+        return Redirect(f"/jobs/{job_id}", status_code=303)
 
     @post(
         "/{document_id:str}/delete",

@@ -14,6 +14,7 @@ from enclave.db.models import (
     Source,
 )
 from enclave.db.session import Database
+from enclave.db.users import LoginSession, User
 
 __all__ = [
     "ApiKey",
@@ -27,5 +28,7 @@ __all__ = [
     "JobFile",
     "JobKind",
     "JobStatus",
+    "LoginSession",
     "Source",
+    "User",
 ]

@@ -59,9 +59,12 @@ class DocumentRepository:
             select(Document).where(Document.source_id == source_id, Document.parent_id.is_(None))
         ).all()
 
-    def original_with_hash(self, content_hash: str, other_than: str) -> Document | None:
-        """An indexed, stand-alone document with this content under another path."""
-        return self.session.scalars(
+    def original_with_hash(
+        self, content_hash: str, other_than: str, groups: Sequence[str]
+    ) -> Document | None:
+        """An indexed, stand-alone document with this content under another path and the
+        same access groups (its chunks, which carry them, serve both)."""
+        candidates = self.session.scalars(
             select(Document)
             .where(
                 Document.content_hash == content_hash,
@@ -71,8 +74,9 @@ class DocumentRepository:
                 Document.duplicate_of.is_(None),
             )
             .order_by(Document.created_at)
-            .limit(1)
-        ).first()
+        )
+        wanted = sorted(groups)
+        return next((d for d in candidates if sorted(d.groups) == wanted), None)
 
     def duplicates_of(self, document_id: str) -> Sequence[Document]:
         return self.session.scalars(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Enum,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -65,6 +67,9 @@ class Document(Base):
     )
     error: Mapped[str | None] = mapped_column(Text)
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Set through the API by an administrator: syncs keep them instead of the source's (or
+    # its folder's `.enclave-acl`) groups.
+    groups_pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     source_id: Mapped[str | None] = mapped_column(
         ForeignKey("sources.id", ondelete="SET NULL"), index=True
     )
@@ -97,6 +102,9 @@ class JobStatus(enum.StrEnum):
 class JobKind(enum.StrEnum):
     SYNC = "sync"  # bring a source's whole folder in line with the index
     UPLOAD = "upload"  # index the listed files only
+    # Index again even if unchanged (after a parser or embedder change): the listed files,
+    # or the whole source like a sync when none are listed.
+    REINDEX = "reindex"
 
 
 class Source(Base):
@@ -204,7 +212,7 @@ class AuditEvent(Base):
     """Who did what, when, and with which result (app/security/audit.py records them).
 
     `query` holds the search query or question, or None when ENCLAVE_AUDIT_HASH_QUERIES keeps
-    only `query_hash` (a SHA-256 of it: repeated questions can be told apart, not read)."""
+    only `query_hash` (an HMAC of it: repeated questions can be told apart, not read)."""
 
     __tablename__ = "audit_events"
 
