@@ -95,8 +95,10 @@ def test_protected_routes_document_their_refusals(schema: dict[str, Any]) -> Non
 def test_public_routes_claim_no_refusal(schema: dict[str, Any]) -> None:
     for path in ("/healthz", "/readyz"):
         operation = schema["paths"][path]["get"]
-        assert not {"401", "403", "429", "503"} & operation["responses"].keys(), path
+        assert not {"401", "403", "429"} & operation["responses"].keys(), path
         assert "security" not in operation
+    assert "503" not in responses(schema, "get", "/healthz")
+    assert "503" in responses(schema, "get", "/readyz")  # its own: a part is down
     assert not any(path.startswith(("/schema", "/static")) for path in schema["paths"])
 
 
@@ -254,3 +256,24 @@ def test_doctor_finds_the_docs_page_local(tmp_path: Path) -> None:
     docs = [d for d in report["destinations"] if d["what"].startswith("API docs page")]
     assert len(docs) == 1 and docs[0]["local"], docs
     assert not [w for w in report["warnings"] if "API docs" in w]
+
+
+def test_readiness_fails_with_the_documented_503_when_the_store_is_gone(
+    tmp_path: Path, tiny_gguf: Path, embedder: Embedder, schema: dict[str, Any]
+) -> None:
+    settings = tiny_model_settings(tmp_path / "var", tiny_gguf)
+    upgrade(settings.database_url)
+    built = Services.build(settings, embedder=embedder)
+    try:
+        with TestClient(create_app(services=built)) as test_client:
+            assert test_client.get("/readyz").status_code == 200
+            built.store.close()  # the embedded engine shut: nothing to search
+
+            response = test_client.get("/readyz")
+
+        assert response.status_code == 503
+        check_body(schema, "get", "/readyz", response)
+        assert response.json()["extra"]["qdrant"].startswith("error")
+        assert response.json()["extra"]["database"] == "ok"
+    finally:
+        built.close()

@@ -1,9 +1,19 @@
 """Liveness and readiness probes."""
 
+import msgspec
 from litestar import Controller, get
 from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
 
 from app.services import Services
+
+
+class NotReady(msgspec.Struct):
+    """A probe's refusal: which part failed, by name of the error (no detail leaks)."""
+
+    status_code: int
+    detail: str
+    extra: dict[str, str]  # database, qdrant: "ok" or "error: <kind>"; model: its name
 
 
 class HealthController(Controller):
@@ -14,7 +24,11 @@ class HealthController(Controller):
         """The process is up."""
         return {"status": "ok"}
 
-    @get("/readyz", sync_to_thread=True)
+    @get(
+        "/readyz",
+        sync_to_thread=True,
+        responses={503: ResponseSpec(NotReady, description="A part is down: do not route here.")},
+    )
     def readyz(self, services: Services) -> dict[str, str]:
         """The database, the vector store and the model answer."""
         checks: dict[str, str] = {}
