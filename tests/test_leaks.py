@@ -236,7 +236,7 @@ def test_document_listing_and_counts(world: World) -> None:
 
 def test_a_hidden_document_is_answered_like_a_missing_one(world: World) -> None:
     missing = str(uuid.uuid4())
-    for method, suffix in [("GET", ""), ("GET", "/file"), ("DELETE", "")]:
+    for method, suffix in [("GET", ""), ("GET", "/file"), ("DELETE", ""), ("POST", "/reindex")]:
         hidden = world.client.request(
             method, f"/api/documents/{world.hr_id}{suffix}", headers=world.eng
         )
