@@ -48,9 +48,11 @@ def egress_guard() -> EgressGuard:
     return GUARD
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> "Iterator[Browser]":
-    """One Chromium for every browser test (tests/browsers.py)."""
+    """Chromium for a module's browser tests (tests/browsers.py). Not for the session:
+    Playwright's sync API holds an event loop open in this thread while it runs, and later
+    tests call asyncio.run()."""
     from tests.browsers import launch_chromium
 
     with launch_chromium() as launched:

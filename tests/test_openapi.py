@@ -24,10 +24,10 @@ from app.services import Services
 from enclave.cli import main
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
+from tests.browsers import CHROMIUM, launch_chromium
 from tests.conftest import make_settings, tiny_model_settings
 from tests.serving import serving
 
-CHROMIUM = Path("/usr/bin/chromium")
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
@@ -221,16 +221,13 @@ def test_the_schema_endpoints_stay_public(tmp_path: Path) -> None:
 def test_the_viewer_renders_in_a_browser_under_the_csp(services: Services) -> None:
     """Swagger UI runs with the strict CSP, asks no other host for anything, and shows the
     operations; a CSP violation or a script error fails the test."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     requested: list[str] = []
     problems: list[str] = []
-    with serving(create_app(services=services)) as base_url, playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    # Its own Chromium: Playwright's event loop must not outlive the test (later tests here
+    # call asyncio.run()).
+    with serving(create_app(services=services)) as base_url, launch_chromium() as browser:
+        page = browser.new_page()
         try:
-            page = browser.new_page()
             page.on("request", lambda request: requested.append(request.url))
             page.on("pageerror", lambda error: problems.append(str(error)))
             page.on(
@@ -242,7 +239,7 @@ def test_the_viewer_renders_in_a_browser_under_the_csp(services: Services) -> No
             assert page.locator(".swagger-ui .opblock").count() >= 10
             assert page.get_by_role("button", name="Authorize").count() == 1
         finally:
-            browser.close()
+            page.close()
     assert not problems, problems
     assert requested and all(urlsplit(u).hostname in LOOPBACK for u in requested), requested
 
