@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         le=1.0,
         description="Abstain before generation when the passages are on the topic but none of "
         "their sentences comes close to the question (0: off; 0.59 was fitted on ClapNQ, see "
-        "app/answerability.py). Calibrate it on your own questions with `enclave eval`.",
+        "app/answerability.py); `enclave eval` prints the threshold that fits your questions.",
     )
     max_history_turns: int = Field(20, ge=0, description="Earlier turns a question may carry.")
     max_turn_chars: int = Field(8000, ge=1, description="Longest earlier turn accepted.")

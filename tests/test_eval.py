@@ -309,6 +309,7 @@ def first_run(
     )
     assert result.exit_code == 0, result.output
     assert "recall@10" in result.stdout and "Best relevance" in result.stdout
+    assert "(ENCLAVE_MIN_ANSWERABILITY)" in result.stdout
     return data_dir, json.loads(out.read_text())
 
 
@@ -335,6 +336,9 @@ def test_eval_writes_the_documented_json(first_run: tuple[Path, dict[str, Any]])
     calibration = details["calibration"]
     assert calibration["top_relevance_answerable"]["n"] == 8
     assert calibration["best_threshold"]["abstain_f1"] > 0
+    # The answerability score is calibrated the same way, for ENCLAVE_MIN_ANSWERABILITY.
+    answerability = calibration["best_answerability_threshold"]
+    assert 0 < answerability["min_answerability"] < 1 and answerability["abstain_f1"] > 0
     # Its own collection in its own folder: the main index was never created.
     assert (data_dir / "eval" / "qdrant").is_dir()
     assert not (data_dir / "qdrant").exists()

@@ -131,24 +131,37 @@ def _distribution(values: Sequence[float]) -> dict[str, float | int | None]:
 
 def calibration(results: Sequence[QuestionResult]) -> dict[str, Any]:
     """The best relevance among the k retrieved chunks (the top hit's, in dense mode) for
-    answerable and unanswerable questions, and the threshold (ENCLAVE_MIN_RELEVANCE) that
-    would best separate them if retrieval alone decided."""
-    answerable = [r.top_relevance for r in results if r.question.answerable]
-    unanswerable = [r.top_relevance for r in results if not r.question.answerable]
+    answerable and unanswerable questions, and the thresholds that would best separate them
+    if retrieval alone decided: on that relevance (ENCLAVE_MIN_RELEVANCE), and on the
+    answerability score (ENCLAVE_MIN_ANSWERABILITY, app/answerability.py)."""
     summary: dict[str, Any] = {
-        "top_relevance_answerable": _distribution(answerable),
-        "top_relevance_unanswerable": _distribution(unanswerable),
-        "best_threshold": None,
+        "top_relevance_answerable": _distribution(_scores(results, "top_relevance", True)),
+        "top_relevance_unanswerable": _distribution(_scores(results, "top_relevance", False)),
+        "best_threshold": _best_threshold(results, "top_relevance", "min_relevance"),
+        "best_answerability_threshold": _best_threshold(
+            results, "answerability", "min_answerability"
+        ),
     }
-    if unanswerable:
-        best = metrics.best_abstention_threshold(answerable, unanswerable)
-        summary["best_threshold"] = {
-            "min_relevance": _round(best.value),
-            "abstain_precision": _round(best.scores.precision),
-            "abstain_recall": _round(best.scores.recall),
-            "abstain_f1": _round(best.scores.f1),
-        }
     return summary
+
+
+def _scores(results: Sequence[QuestionResult], signal: str, answerable: bool) -> list[float]:
+    return [getattr(r, signal) for r in results if r.question.answerable == answerable]
+
+
+def _best_threshold(
+    results: Sequence[QuestionResult], signal: str, setting: str
+) -> dict[str, float | None] | None:
+    unanswerable = _scores(results, signal, False)
+    if not unanswerable:
+        return None
+    best = metrics.best_abstention_threshold(_scores(results, signal, True), unanswerable)
+    return {
+        setting: _round(best.value),
+        "abstain_precision": _round(best.scores.precision),
+        "abstain_recall": _round(best.scores.recall),
+        "abstain_f1": _round(best.scores.f1),
+    }
 
 
 def summarize(run: EvalRun) -> dict[str, Any]:
@@ -286,6 +299,14 @@ def _print_calibration(calibration: dict[str, Any], console: Console) -> None:
             f"would give abstention P {best['abstain_precision']:.3f} / R "
             f"{best['abstain_recall']:.3f} / F1 {best['abstain_f1']:.3f} on retrieval alone "
             "(ENCLAVE_MIN_RELEVANCE)."
+        )
+    best = calibration["best_answerability_threshold"]
+    if best is not None:
+        console.print(
+            f"Abstaining when the answerability score is below {best['min_answerability']:.3f} "
+            f"would give abstention P {best['abstain_precision']:.3f} / R "
+            f"{best['abstain_recall']:.3f} / F1 {best['abstain_f1']:.3f} before generation "
+            "(ENCLAVE_MIN_ANSWERABILITY)."
         )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from app.answerability import assess
 from app.evaluation.datasets import EvalDataset, EvalQuestion
 from app.rerank import Reranker
 from app.retrieval import Retriever
@@ -60,6 +61,9 @@ class QuestionResult:
     # when it is below ENCLAVE_MIN_RELEVANCE (in dense mode, the top hit's).
     top_relevance: float
     retrieval_ms: float
+    # The answerability score of those k chunks (app/answerability.py), which
+    # ENCLAVE_MIN_ANSWERABILITY is compared with; not part of the retrieval latency.
+    answerability: float = 0.0
     # With --answers:
     answer: str | None = None
     abstained: bool | None = None
@@ -224,6 +228,7 @@ def run_retrieval(
                 ranked=ranked_passages(hits),
                 top_relevance=max((h.relevance for h in hits[:k]), default=0.0),
                 retrieval_ms=elapsed,
+                answerability=assess(question.question, hits[:k], retriever.embedder).score,
             )
         )
         progress("questions", done, total)
