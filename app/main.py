@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         secret = await asyncio.to_thread(load_secret_key, resolved)
         app.state.sessions = Sessions(ready.database, secret, resolved.session_hours)
         app.state.login_throttle = LoginThrottle(resolved.login_max_failures)
-        app.state.audit = AuditRecorder(ready.database, resolved)
+        app.state.audit = AuditRecorder(ready.database, resolved, secret)
         purging = asyncio.create_task(purge_loop(app.state.audit))
         if resolved.embedded_worker:
             ready.start_worker()

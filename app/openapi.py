@@ -37,6 +37,7 @@ from litestar.routes import BaseRoute, HTTPRoute
 from app.generation import Generator
 from app.openai_schemas import ErrorResponse
 from app.security.auth import PUBLIC_PATHS
+from app.security.sessions import SAFE_METHODS
 
 TITLE = "Enclave"
 VERSION = "0.1.0"
@@ -44,7 +45,6 @@ SCHEMA_PATH = "/schema"
 # Under app/static (served at /static by app.main); see its LICENSE and NOTICE.
 VIEWER = "vendor/swagger-ui"
 BEARER = "apiKey"
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 # --- error bodies ----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from typing import IO, Any
 import click
 from rich.console import Console
 
-from enclave.db import AuditEvent, Database
+from enclave.cli_common import open_database
+from enclave.db import AuditEvent
 from enclave.settings import Settings
 
 console = Console(stderr=True)
@@ -18,14 +19,6 @@ COLUMNS = [
     "id", "created_at", "actor", "actor_name", "action", "method", "path", "status", "outcome",
     "latency_ms", "query", "query_hash", "documents", "chunks", "detail",
 ]  # fmt: skip
-
-
-def _database(settings: Settings) -> Database:
-    from enclave.db.migrate import upgrade
-
-    if settings.auto_migrate:
-        upgrade(settings.database_url)
-    return Database.from_settings(settings)
 
 
 def as_row(event: AuditEvent) -> dict[str, Any]:
@@ -83,7 +76,7 @@ def export(settings: Settings, since: str | None, fmt: str, output: Path | None)
     from enclave.db.audit import AuditRepository
 
     moment = parse_since(since)
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.session() as session:
             events = AuditRepository(session).stream(moment)
@@ -103,7 +96,7 @@ def purge(settings: Settings) -> None:
     """Delete events older than ENCLAVE_AUDIT_RETENTION_DAYS (the service does so daily)."""
     from app.security.audit import AuditRecorder
 
-    database = _database(settings)
+    database = open_database(settings)
     try:
         gone = AuditRecorder(database, settings).purge()
     finally:

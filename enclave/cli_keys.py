@@ -3,34 +3,16 @@
 The key is printed once, on standard output, when created; only a scrypt hash of it is kept.
 """
 
-import json
 import sys
 from datetime import UTC, datetime
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from enclave.db import Database
+from enclave.cli_common import Row, open_database, print_rows, split_list, when
 from enclave.settings import Settings
 
 console = Console(stderr=True)
-
-
-def _database(settings: Settings) -> "Database":
-    from enclave.db.migrate import upgrade
-
-    if settings.auto_migrate:
-        upgrade(settings.database_url)
-    return Database.from_settings(settings)
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 @click.group("keys")
@@ -60,9 +42,9 @@ def create(settings: Settings, name: str, groups: str, scopes: str, expires: str
 
     try:
         lifetime = parse_duration(expires) if expires else None
-        database = _database(settings)
+        database = open_database(settings)
         try:
-            created = create_key(database, name, _split(groups), _split(scopes), lifetime)
+            created = create_key(database, name, split_list(groups), split_list(scopes), lifetime)
             record_command(
                 database, settings, "key_create", key_id=created.key.id, name=created.key.name,
                 prefix=created.key.prefix, groups=created.key.groups, scopes=created.key.scopes,
@@ -73,7 +55,7 @@ def create(settings: Settings, name: str, groups: str, scopes: str, expires: str
         console.print(f"[red]error:[/red] {error}")
         sys.exit(2)
     key = created.key
-    until = f", expires {_when(key.expires_at)} UTC" if key.expires_at else ""
+    until = f", expires {when(key.expires_at)} UTC" if key.expires_at else ""
     console.print(
         f"Created key '{key.name}' (prefix {key.prefix}; groups {','.join(key.groups)}; "
         f"scopes {','.join(key.scopes)}{until}). Store it now: it is not shown again."
@@ -89,32 +71,27 @@ def list_keys(settings: Settings, as_json: bool) -> None:
     from app.security.keys import key_state
     from enclave.db.keys import KeyRepository
 
-    database = _database(settings)
+    database = open_database(settings)
     now = datetime.now(UTC)
     try:
         with database.session() as session:
-            rows: list[dict[str, str | list[str]]] = [
+            rows: list[Row] = [
                 {
                     "name": k.name,
                     "prefix": k.prefix,
                     "groups": list(k.groups),
                     "scopes": list(k.scopes),
                     "state": key_state(k, now),
-                    "created_at": _when(k.created_at),
-                    "expires_at": _when(k.expires_at),
-                    "last_used_at": _when(k.last_used_at),
+                    "created_at": when(k.created_at),
+                    "expires_at": when(k.expires_at),
+                    "last_used_at": when(k.last_used_at),
                 }
                 for k in KeyRepository(session).list()
             ]
     finally:
         database.dispose()
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    table = Table("name", "prefix", "groups", "scopes", "state", "created", "expires", "last used")
-    for row in rows:
-        table.add_row(*(",".join(v) if isinstance(v, list) else str(v) for v in row.values()))
-    Console().print(table)
+    headers = ["name", "prefix", "groups", "scopes", "state", "created", "expires", "last used"]
+    print_rows(rows, headers, as_json)
 
 
 @keys_command.command("revoke")
@@ -125,7 +102,7 @@ def revoke(settings: Settings, key: str) -> None:
     from app.security.audit import record_command
     from enclave.db.keys import KeyRepository
 
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.session() as session:
             repository = KeyRepository(session)

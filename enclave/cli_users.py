@@ -6,15 +6,13 @@ Passwords are asked twice at a hidden prompt, or read from standard input with
 password ends their sessions at once.
 """
 
-import json
 import sys
 from typing import NoReturn
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from enclave.cli_keys import _database, _split, _when
+from enclave.cli_common import Row, open_database, print_rows, split_list, when
 from enclave.settings import Settings
 
 console = Console(stderr=True)
@@ -68,9 +66,9 @@ def create(settings: Settings, name: str, groups: str, scopes: str, password_std
     try:
         check_username(name)
         password = check_password(_password(password_stdin))
-        database = _database(settings)
+        database = open_database(settings)
         try:
-            user = create_user(database, name, password, _split(groups), _split(scopes))
+            user = create_user(database, name, password, split_list(groups), split_list(scopes))
             record_command(
                 database, settings, "user_create", username=user.username,
                 groups=user.groups, scopes=user.scopes,
@@ -93,29 +91,23 @@ def list_users(settings: Settings, as_json: bool) -> None:
     from app.security.users import user_state
     from enclave.db.users import UserRepository
 
-    database = _database(settings)
+    database = open_database(settings)
     try:
         with database.session() as session:
-            rows: list[dict[str, str | list[str]]] = [
+            rows: list[Row] = [
                 {
                     "name": u.username,
                     "groups": list(u.groups),
                     "scopes": list(u.scopes),
                     "state": user_state(u),
-                    "created_at": _when(u.created_at),
-                    "last_login_at": _when(u.last_login_at),
+                    "created_at": when(u.created_at),
+                    "last_login_at": when(u.last_login_at),
                 }
                 for u in UserRepository(session).list()
             ]
     finally:
         database.dispose()
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    table = Table("name", "groups", "scopes", "state", "created", "last sign-in")
-    for row in rows:
-        table.add_row(*(",".join(v) if isinstance(v, list) else str(v) for v in row.values()))
-    Console().print(table)
+    print_rows(rows, ["name", "groups", "scopes", "state", "created", "last sign-in"], as_json)
 
 
 @users_command.command("disable")
@@ -126,7 +118,7 @@ def disable(settings: Settings, name: str) -> None:
     from app.security.audit import record_command
     from app.security.users import disable_user
 
-    database = _database(settings)
+    database = open_database(settings)
     try:
         try:
             user, ended = disable_user(database, name)
@@ -151,7 +143,7 @@ def passwd(settings: Settings, name: str, password_stdin: bool) -> None:
 
     try:
         password = check_password(_password(password_stdin))
-        database = _database(settings)
+        database = open_database(settings)
         try:
             user = set_password(database, name, password)
             record_command(database, settings, "user_passwd", username=user.username)

@@ -29,7 +29,7 @@ from enclave.settings import Settings  # noqa: E402
 from enclave.vectorstore import VectorStore  # noqa: E402
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
     from ingest.worker import JobReport
 
@@ -57,6 +57,20 @@ def browser() -> "Iterator[Browser]":
 
     with launch_chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def page(browser: "Browser", base_url: str) -> "Iterator[Page]":
+    """A desktop-sized page on the module's `base_url` (the service under test); a
+    JavaScript error on it fails the test."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(30_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
 
 
 @pytest.fixture(scope="session")

@@ -57,18 +57,6 @@ def base_url(services: Services) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(30_000)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
 def document_id(services: Services, file_name: str) -> str:
     documents, _ = services.library.documents(_all())
     found = [d.id for d in documents if d.source_path.endswith("/" + file_name)]

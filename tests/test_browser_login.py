@@ -48,18 +48,6 @@ def base_url(
         services.close()
 
 
-@pytest.fixture
-def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(30_000)
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
 def sign_in(page: Page, password: str = PASSWORD) -> None:
     page.get_by_label("User name").fill("dana")
     page.get_by_label("Password").fill(password)

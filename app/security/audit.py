@@ -13,6 +13,7 @@ Recording is best effort and off the event loop: a failure is logged, never show
 """
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -90,11 +91,18 @@ def _notes(scope: dict[str, Any]) -> dict[str, Any]:
 class AuditRecorder:
     """Writes audit events; blocking (call it off the loop)."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, key: bytes | None = None) -> None:
+        """`key`: the service's secret when the caller has it already (the app loads it
+        once for sessions and the audit); otherwise read when a query is first hashed."""
         self.database = database
         self.hash_queries = settings.audit_hash_queries
         self.retention_days = settings.audit_retention_days
-        self._key = load_secret_key(settings)
+        self._settings = settings
+        self._given_key = key
+
+    @functools.cached_property
+    def _key(self) -> bytes:
+        return self._given_key or load_secret_key(self._settings)
 
     def query_hash(self, text: str) -> str:
         """Keyed (HMAC-SHA256 with the service's secret), so repeated questions can be told

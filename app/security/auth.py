@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
@@ -40,11 +39,10 @@ from litestar.utils.scope.state import ScopeState
 
 from app.security.keys import KeyVerifier
 from app.security.principal import ANONYMOUS, SCOPES, Principal, check_group_names
-from app.security.sessions import COOKIE, SessionAuth, Sessions
+from app.security.sessions import COOKIE, SAFE_METHODS, SessionAuth, Sessions, expired_cookie
 from enclave.settings import Scope, Settings
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="enclave"'}
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Open to everyone: probes, assets, the API description.
 PUBLIC_PATHS = [r"^/healthz$", r"^/readyz$", r"^/static/", r"^/schema(/|$)", r"^/log(in|out)$"]
 
@@ -64,7 +62,7 @@ class SignInRequired(NotAuthorizedException):
 
 
 def sign_in_redirect(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
-    cookies = [Cookie(key=COOKIE, value="", max_age=0, path="/")] if exc.stale_cookie else []
+    cookies = [expired_cookie(COOKIE)] if exc.stale_cookie else []
     return Redirect(exc.location, status_code=303, cookies=cookies)
 
 

@@ -44,7 +44,7 @@ COOKIE = "enclave_session"
 LOGIN_COOKIE = "enclave_login"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELDS = ("csrf_token", "_csrf_token")  # ours, and Litestar's `csrf_input` name
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}  # change nothing: no CSRF or same-site check
 THROTTLE_WINDOW = 15 * 60.0
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
@@ -53,6 +53,11 @@ _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 def token_hash(token: str) -> str:
     """What the database keeps of a session token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def expired_cookie(key: str, path: str = "/") -> Cookie:
+    """Tells the browser to forget the cookie `key`."""
+    return Cookie(key=key, value="", max_age=0, path=path, httponly=True, samesite="lax")
 
 
 def is_https(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

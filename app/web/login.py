@@ -24,11 +24,11 @@ from app.security.audit import note
 from app.security.auth import check_same_site
 from app.security.sessions import (
     COOKIE,
-    CSRF_FIELDS,
-    CSRF_HEADER,
     LOGIN_COOKIE,
     LoginThrottle,
     Sessions,
+    check_csrf,
+    expired_cookie,
     is_https,
 )
 from app.security.users import normal_name, verify_password
@@ -76,10 +76,6 @@ def _nonce_cookie(nonce: str, secure: bool) -> Cookie:
         key=LOGIN_COOKIE, value=nonce, max_age=NONCE_MINUTES * 60, path="/login",
         httponly=True, secure=secure, samesite="lax",
     )  # fmt: skip
-
-
-def _gone(key: str, path: str = "/") -> Cookie:
-    return Cookie(key=key, value="", max_age=0, path=path, httponly=True, samesite="lax")
 
 
 def _form_page(
@@ -165,7 +161,10 @@ class LoginPage(Controller):
         return Redirect(
             target,
             status_code=303,
-            cookies=[sessions.cookie(token, is_https(request)), _gone(LOGIN_COOKIE, "/login")],
+            cookies=[
+                sessions.cookie(token, is_https(request)),
+                expired_cookie(LOGIN_COOKIE, "/login"),
+            ],
         )
 
     @post("/logout", status_code=303)
@@ -176,21 +175,13 @@ class LoginPage(Controller):
         sessions = _sessions(request)
         token = sessions.token_of(request.cookies.get(COOKIE))
         if token is not None:
-            given = request.headers.get(CSRF_HEADER)
-            if not given:
-                form = await request.form()
-                given = next((str(form[f]) for f in CSRF_FIELDS if form.get(f)), None)
-            if not sessions.matches(sessions.csrf_token(token), given):
-                return Response(
-                    {"status_code": 403, "detail": "CSRF token missing or wrong."},
-                    status_code=403,
-                )
+            await check_csrf(request, sessions, token)  # 403 without it
             principal = await asyncio.to_thread(sessions.principal, token)
             await asyncio.to_thread(sessions.end, token)
             if principal is not None:
                 request.scope["user"] = principal
         note(request, action="logout")
-        return Redirect("/login", status_code=303, cookies=[_gone(COOKIE)])
+        return Redirect("/login", status_code=303, cookies=[expired_cookie(COOKIE)])
 
 
 def _minutes(seconds: int) -> str:
