@@ -172,6 +172,33 @@ def _docs_page_links(client: "TestClient[Any]") -> list[Destination]:
     return found
 
 
+def llama_report(settings: Settings) -> tuple[dict[str, Any], list[str]]:
+    """The llama.cpp build (version, CPU features, flags) and a few tokens generated with the
+    configured model in a child process, so a build that crashes shows here, not in a
+    request. With a remote llama.cpp server configured there is no local build to check."""
+    from enclave.llama_build import REBUILD_HINT, build_info, check_generation
+
+    info = build_info()
+    report: dict[str, Any] = {
+        "version": info.version,
+        "system_info": info.system_info,
+        "cmake_args": info.cmake_args,
+        "uses_amx": info.uses_amx,
+        "native": info.native,
+    }
+    if not settings.llm_model_path:
+        return report, []
+    check = check_generation(Path(settings.llm_model_path), timeout=60)
+    report["generation_check"] = {"ok": check.ok, "detail": check.detail}
+    if check.ok:
+        return report, []
+    causes = [cause for cause, present in (("uses AMX", info.uses_amx),
+              ("was built with -march=native", info.native)) if present]  # fmt: skip
+    why = f" (the build {' and '.join(causes)})" if causes else ""
+    first_line = check.detail.splitlines()[0] if check.detail else "failed"
+    return report, [f"llama.cpp: generating with the model {first_line}{why}. {REBUILD_HINT}"]
+
+
 def offline_switches() -> dict[str, str | None]:
     from enclave.offline import OFFLINE_ENVIRONMENT
 
@@ -191,12 +218,15 @@ def doctor_command(settings: Settings, as_json: bool, strict: bool) -> None:
     warnings = [f"{d.what}: {d.address} is not local" + (f" ({d.note})" if d.note else "")
                 for d in places if not d.local]  # fmt: skip
     warnings += [f"{f.what}: {f.path} does not exist" for f in files if not f.exists]
+    llama, llama_warnings = llama_report(settings)
+    warnings += llama_warnings
     if as_json:
         report = {
             "configuration": config,
             "model_files": [asdict(f) for f in files],
             "destinations": [asdict(d) for d in places],
             "offline_switches": offline_switches(),
+            "llama_cpp": llama,
             "warnings": warnings,
         }
         click.echo(json.dumps(report, indent=2, default=str))
@@ -213,6 +243,14 @@ def doctor_command(settings: Settings, as_json: bool, strict: bool) -> None:
         for d in places:
             tag = "[green]local[/green]" if d.local else "[yellow]NOT LOCAL[/yellow]"
             out.print(f"  {tag}  {d.what}: {d.address}" + (f"  ({d.note})" if d.note else ""))
+        out.print(f"[bold]llama.cpp build[/bold] (llama-cpp-python {llama['version']})")
+        out.print(f"  CPU features: {llama['system_info']}", markup=False)
+        out.print(f"  CMake flags: {llama['cmake_args'] or 'unknown (not built by make install)'}",
+                  markup=False)  # fmt: skip
+        if "generation_check" in llama:
+            check = llama["generation_check"]
+            state = "[green]ok[/green]" if check["ok"] else "[red]FAILED[/red]"
+            out.print(f"  generation check: {state}")
         out.print("[bold]Offline switches[/bold] (set at start-up by enclave.offline)")
         for name, value in offline_switches().items():
             out.print(f"  {name}={value}", markup=False)

@@ -43,3 +43,24 @@ def test_remote_destinations_warn_and_secrets_are_masked(tmp_path: Path) -> None
     assert "warning: listens on: 0.0.0.0:8000 is not local" in output
     strict, _ = run(tmp_path, "--strict", **env)
     assert strict == 1
+
+
+def test_doctor_reports_the_llama_build_and_a_generation_check(tmp_path: Path) -> None:
+    code, output = run(tmp_path, "--json")
+    assert code == 0, output
+    llama = json.loads(output)["llama_cpp"]
+    assert llama["version"]
+    assert "AVX" in llama["system_info"] or "NEON" in llama["system_info"]
+    assert llama["generation_check"]["ok"], llama["generation_check"]
+    assert not any("llama.cpp" in w for w in json.loads(output)["warnings"])
+
+
+def test_doctor_warns_when_the_model_cannot_generate(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\x00" * 64)  # a header and nothing else: llama.cpp refuses
+    code, output = run(tmp_path, "--json", ENCLAVE_LLM_MODEL_PATH=str(broken))
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["llama_cpp"]["generation_check"]["ok"] is False
+    warning = next(w for w in report["warnings"] if w.startswith("llama.cpp:"))
+    assert "exited with status" in warning and "LLAMA_CMAKE_ARGS" in warning

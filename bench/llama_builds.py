@@ -1,0 +1,114 @@
+"""Prompt and decode tokens/s of several llama.cpp builds, on the same model, prompt and
+threads, in one run.
+
+    .venv/bin/python bench/llama_builds.py NAME=WHEEL_OR_DIR [NAME=WHEEL_OR_DIR ...]
+
+Each wheel (a llama-cpp-python wheel built with some CMAKE_ARGS, e.g. the folders
+`make install` leaves in ~/.cache/enclave/wheels) is unpacked into a temporary folder, and
+every measurement runs in a child process that imports that build only. A build that
+crashes (SIGSEGV, SIGILL) is reported as such and the others go on. The model is the shipped
+SmolLM2-135M-Instruct unless --model names another GGUF.
+
+Prompt: a ~300-token passage evaluated in one batch. Decode: 64 single-token evaluations
+after it (what generation does per token, without sampling, so every build does the same
+work). Best of --rounds.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import enclave  # noqa: F401  (offline mode first)
+from bench._common import table
+from enclave.llama_build import _death
+from enclave.model_files import default_llm_model
+
+PROMPT = (
+    "Travel policy. Employees who travel for work book economy class for flights under six "
+    "hours and may book premium economy above that. Hotels are booked through the travel "
+    "desk; the nightly limit is 180 euros in capitals and 130 euros elsewhere. Meals are "
+    "covered by a per diem of 45 euros, reduced by a third when a meal is provided. "
+) * 5 + "Question: what is the per diem for meals? Answer:"
+
+_MEASURE = """
+import json, sys, time
+import llama_cpp
+from llama_cpp import Llama
+model, threads, rounds, prompt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+llm = Llama(model_path=model, n_ctx=1024, n_threads=threads, n_threads_batch=threads,
+            n_batch=512, verbose=False)
+tokens = llm.tokenize(prompt.encode())
+prompt_s, decode_s = [], []
+for _ in range(rounds):
+    llm.reset()
+    t0 = time.perf_counter(); llm.eval(tokens); t1 = time.perf_counter()
+    for _ in range(64):
+        llm.eval([tokens[-1]])
+    t2 = time.perf_counter()
+    prompt_s.append(t1 - t0); decode_s.append(t2 - t1)
+info = llama_cpp.llama_print_system_info().decode()
+print(json.dumps({"prompt_tokens": len(tokens), "prompt_s": min(prompt_s),
+                  "decode_s": min(decode_s), "system_info": info}))
+"""
+
+
+def unpack(wheel: Path, into: Path) -> Path:
+    if wheel.is_dir():
+        wheel = next(wheel.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(into)
+    return into
+
+
+def measure(site: Path, model: Path, threads: int, rounds: int) -> dict[str, object]:
+    child = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(model), str(threads), str(rounds), PROMPT],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+        cwd=site,
+    )
+    if child.returncode != 0:
+        return {"error": f"{_death(child.returncode)}: {child.stderr.strip()[-300:]}"}
+    return dict(json.loads(child.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("builds", nargs="+", help="NAME=path to a wheel or a folder holding one")
+    parser.add_argument("--model", type=Path, default=default_llm_model())
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in args.builds:
+            name, _, path = spec.partition("=")
+            site = unpack(Path(path), Path(tmp) / name)
+            result = measure(site, args.model, args.threads, args.rounds)
+            print(f"{name}: {json.dumps(result)}", file=sys.stderr)
+            if "error" in result:
+                rows.append([name, "-", "-", str(result["error"]).splitlines()[0]])
+                continue
+            features = [
+                part.split("=")[0].strip()
+                for part in str(result["system_info"]).split("|")
+                if part.strip().endswith("= 1")
+            ]
+            prompt_tps = int(result["prompt_tokens"]) / float(result["prompt_s"])  # type: ignore[call-overload]
+            decode_tps = 64 / float(result["decode_s"])  # type: ignore[arg-type]
+            rows.append([name, f"{prompt_tps:.0f}", f"{decode_tps:.1f}",
+                         " ".join(f for f in features if f not in ("SSE3", "SSSE3"))])  # fmt: skip
+    print(f"model {args.model.name}, {args.threads} threads, best of {args.rounds}")
+    print(table(["build", "prompt tok/s", "decode tok/s", "CPU features compiled in"], rows,
+                "lrrl"))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
