@@ -11,7 +11,8 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from enclave.db import Database, Document, Job
+from app.source_paths import SourcePaths
+from enclave.db import Database, Document, Job, Source
 from enclave.db.documents import DocumentFilter, DocumentRepository, in_groups
 from enclave.db.jobs import JobRepository, SourceRepository
 from enclave.settings import Settings
@@ -19,6 +20,10 @@ from ingest.pipeline import Ingestor
 from ingest.worker import enqueue_reindex, enqueue_upload
 
 UPLOAD_SOURCE = "uploads"
+# Restricted callers' own upload sources live in uploads/_groups/<groups>/<name>: `_` never
+# occurs in a slug, so no source named by anyone can have, or contain, these folders.
+NAMESPACES = "_groups"
+MAX_SOURCE_NAME = 100
 _UNSAFE = re.compile(r"[^\w.\- ()+,]")
 
 
@@ -76,18 +81,45 @@ def safe_filename(name: str) -> str:
 
 
 def slug(name: str) -> str:
+    """The canonical folder name of an upload source: lower-case letters, digits and `-`.
+    Names that differ only in case, spaces or punctuation share one slug, hence one folder,
+    so ownership is decided on the slug's folder, never on the name as typed."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     if not cleaned:
         raise UploadRejected(f"unusable source name: {name!r}")
     return cleaned[:64]
 
 
+def check_source_name(name: str) -> str:
+    name = name.strip()
+    if len(name) > MAX_SOURCE_NAME:
+        raise UploadRejected(f"the source name is longer than {MAX_SOURCE_NAME} characters")
+    if any(ord(c) < 32 for c in name):
+        raise UploadRejected("the source name contains control characters")
+    slug(name)
+    return name
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    name: str  # the source's name in the database
+    folder: Path  # its canonical folder: unique among sources (migration 0008)
+    existing: Source | None
+
+
 class Library:
-    def __init__(self, settings: Settings, database: Database, ingestor: Ingestor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        ingestor: Ingestor,
+        paths: SourcePaths | None = None,
+    ) -> None:
         self.settings = settings
         self.database = database
         self.ingestor = ingestor
         self.uploads_root = (settings.data_dir / "uploads").resolve()
+        self.paths = paths or SourcePaths(database)
 
     # --- uploads ----------------------------------------------------------------------------
 
@@ -98,36 +130,77 @@ class Library:
         groups: list[str] | None,
         caller_groups: Groups = None,
     ) -> UploadReceipt:
-        """Store the files and queue their ingestion. A restricted caller (`caller_groups`)
-        uploads into a source whose groups they all hold: by default a per-groups one, so
-        files never overwrite, or change the access of, those of another group."""
+        """Store the files and queue their ingestion.
+
+        A restricted caller (`caller_groups`) adds files to a named upload source only when
+        it holds every group of that source; any other name, whether a source of that name
+        exists or not, becomes a source of the caller's own (`<groups>/<name>`, in a folder
+        under `_groups/`). So an upload never overwrites, or changes the access of, another
+        group's files, and the reply is the same whether or not a source the caller cannot
+        see has that name."""
         if not files:
             raise UploadRejected("no files in the upload (send them as multipart field 'files')")
-        name = source_name or _default_source(groups, caller_groups)
-        folder = self.uploads_root / slug(name)
         names = [safe_filename(f.filename) for f in files]
         if len(set(names)) != len(names):
             raise UploadRejected("two uploaded files have the same name")
+        name = check_source_name(source_name) if source_name else None
         with self.database.session() as session:
-            existing = SourceRepository(session).by_name(name)
-            held = set(caller_groups) if caller_groups is not None else None
-            if existing is not None and held is not None and not set(existing.groups) <= held:
-                raise UploadForbidden(
-                    f"you may not add files to source '{name}': upload into another one"
-                )
-            if existing is not None and Path(existing.root) != folder:
-                raise UploadRejected(
-                    f"source '{name}' is a synced folder; upload into another source name"
-                )
+            target = self._target(session, name, groups, caller_groups)
+        folder = target.folder
         folder.mkdir(parents=True, exist_ok=True)
-        paths = [self._store(f, folder / n) for f, n in zip(files, names, strict=True)]
-        inherited = existing.groups if existing else None
+        paths = [
+            self._store(f, self._free_path(folder / n, caller_groups))
+            for f, n in zip(files, names, strict=True)
+        ]
+        inherited = target.existing.groups if target.existing else None
         with self.database.session() as session:
             source = SourceRepository(session).register(
-                name, str(folder), groups or inherited or self.settings.default_groups
+                target.name, str(folder), groups or inherited or self.settings.default_groups
             )
         job_id = enqueue_upload(self.database, source, paths)
-        return UploadReceipt(job_id, name, paths)
+        return UploadReceipt(job_id, target.name, paths)
+
+    def _target(
+        self, session: Session, name: str | None, groups: list[str] | None, caller: Groups
+    ) -> UploadTarget:
+        sources = SourceRepository(session)
+        wanted = name or _default_source(groups, caller)
+        folder = self.uploads_root / slug(wanted)
+        existing = sources.by_root(str(folder)) or sources.by_name(wanted)
+        held = set(caller) if caller is not None else None
+        if held is None or (existing is not None and set(existing.groups) <= held):
+            if existing is None:
+                return UploadTarget(wanted, folder, None)
+            if not Path(existing.root).is_relative_to(self.uploads_root):
+                raise UploadRejected(
+                    f"source '{wanted}' is a synced folder; upload into another source name"
+                )
+            return UploadTarget(existing.name, Path(existing.root), existing)
+        # The caller's own namespace, named by the groups the files get (all held by it).
+        owners = sorted(groups or held)
+        qualified = f"{'+'.join(owners)}/{wanted}"
+        folder = self.uploads_root / NAMESPACES / slug("-".join(owners)) / slug(wanted)
+        existing = sources.by_root(str(folder))
+        if existing is not None and not set(existing.groups) <= held:
+            # Only an administrator's later regrouping gets here: refuse, revealing nothing.
+            raise UploadForbidden(f"you may not add files to source '{qualified}'")
+        return UploadTarget(existing.name if existing else qualified, folder, existing)
+
+    def _free_path(self, target: Path, caller: Groups) -> Path:
+        """`target`, unless it is the file of a document the caller cannot see: then the
+        first free `name (n).ext`, so that document's bytes are never replaced."""
+        if caller is None:
+            return target
+        with self.database.session() as session:
+            documents = DocumentRepository(session)
+            candidate, n = target, 1
+            while candidate.exists():
+                document = documents.by_path(str(candidate))
+                if document is None or _visible(document, caller) is not None:
+                    return candidate
+                n += 1
+                candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+            return candidate
 
     def _store(self, incoming: IncomingFile, target: Path) -> Path:
         """Copy to a temporary file first, so a half-received upload never looks like a

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from litestar import Litestar, Request, Response
 from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
@@ -26,6 +27,8 @@ from app.openapi import ErrorResponses, openapi_config
 from app.security import AUTH_MIDDLEWARE
 from app.security.audit import AUDIT_MIDDLEWARE, AuditRecorder, purge_loop
 from app.security.auth import SignInRequired, sign_in_redirect
+from app.security.bounds import RequestBounds
+from app.security.hosts import HostCheck
 from app.security.keys import KeyVerifier
 from app.security.limits import rate_limit, security_headers
 from app.security.sessions import CSRF_MIDDLEWARE, LoginThrottle, Sessions
@@ -102,6 +105,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # then authentication, the CSRF check of sign-in sessions, then the per-caller rate limit.
         middleware=[
             PROMETHEUS.middleware,  # counts every reply, refused ones included
+            # Only our own host names: a DNS-rebinding page's Host is its own domain (400).
+            DefineMiddleware(HostCheck, hosts=resolved.host_names()),
+            # Bounded query strings and JSON depth, before anything decodes them.
+            DefineMiddleware(RequestBounds, max_json_bytes=resolved.max_json_bytes),
             AUDIT_MIDDLEWARE,
             AUTH_MIDDLEWARE,
             CSRF_MIDDLEWARE,  # state changes riding on the session cookie need its CSRF token
@@ -109,7 +116,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         ],
         lifespan=[lifespan],
         before_send=[security_headers],  # CSP, nosniff, no framing, no referrer
-        exception_handlers={GeneratorBusy: _busy, SignInRequired: sign_in_redirect},
+        exception_handlers={
+            GeneratorBusy: _busy,
+            SignInRequired: sign_in_redirect,
+        },
         template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
         openapi_config=openapi_config(),  # app/openapi.py: local viewer, documented refusals
         plugins=[ErrorResponses()],

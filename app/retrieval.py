@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from app.rerank import Reranker
+from app.source_paths import SourcePaths
 from enclave.embedder import Embedder
 from enclave.vectorstore import Hit, SearchFilter, SearchMode, VectorStore
 
@@ -13,6 +14,8 @@ class Retriever:
     store: VectorStore
     default_mode: SearchMode = SearchMode.HYBRID
     reranker: Reranker | None = None
+    # Shows restricted callers paths relative to their source (app/source_paths.py).
+    paths: SourcePaths | None = None
 
     def search(
         self,
@@ -32,4 +35,7 @@ class Retriever:
             mode=mode or self.default_mode,
             filters=filters,
         )
-        return self.reranker.rerank(query, hits, k) if self.reranker else hits
+        hits = self.reranker.rerank(query, hits, k) if self.reranker else hits
+        if self.paths is not None and filters is not None:
+            hits = self.paths.hits(hits, filters.groups)
+        return hits

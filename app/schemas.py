@@ -2,7 +2,7 @@
 
 import dataclasses
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
@@ -178,10 +178,11 @@ class DocumentOut(msgspec.Struct):
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, d: Document) -> "DocumentOut":
+    def from_model(cls, d: Document, shown_path: str | None = None) -> "DocumentOut":
+        """`shown_path`: the path as the caller may see it (app/source_paths.py)."""
         return cls(
-            d.id, d.source_path, d.title, d.file_type, d.status.value, d.error, d.size,
-            d.chunk_count, list(d.groups or []), d.source_id, utc(d.indexed_at),
+            d.id, shown_path or d.source_path, d.title, d.file_type, d.status.value, d.error,
+            d.size, d.chunk_count, list(d.groups or []), d.source_id, utc(d.indexed_at),
             utc(d.updated_at) or d.updated_at,
         )  # fmt: skip
 
@@ -207,10 +208,21 @@ class FileErrorOut(msgspec.Struct):
     error: str
 
 
+# enclave.db.JobStatus's values (tests/test_jobs.py checks that they agree).
+JobStatusName = Annotated[
+    Literal["queued", "running", "succeeded", "completed_with_errors", "failed"],
+    msgspec.Meta(
+        description="queued, running, then succeeded; completed_with_errors when some files "
+        "failed and others were indexed (see `errors`); failed when the job stopped on an "
+        "error (`error`) or every file failed."
+    ),
+]
+
+
 class JobOut(msgspec.Struct):
     id: str
     kind: str
-    status: str
+    status: JobStatusName
     source_id: str
     files_total: int | None
     files_done: int
@@ -229,7 +241,7 @@ class JobOut(msgspec.Struct):
         return cls(
             id=job.id,
             kind=job.kind.value,
-            status=job.status.value,
+            status=cast(JobStatusName, job.status.value),
             source_id=job.source_id,
             files_total=job.files_total,
             files_done=job.files_done,

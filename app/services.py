@@ -9,6 +9,7 @@ from app.generation import GenerationOptions, Generator
 from app.library import Library
 from app.rerank import Reranker
 from app.retrieval import Retriever
+from app.source_paths import SourcePaths
 from enclave.db import Database
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
@@ -62,7 +63,8 @@ class Services:
             store.close()
             database.dispose()
             raise
-        retriever = Retriever(embedder, store, SearchMode(settings.search_mode), reranker)
+        paths = SourcePaths(database)
+        retriever = Retriever(embedder, store, SearchMode(settings.search_mode), reranker, paths)
         answers = AnswerService.from_settings(retriever, generator, settings)
         parser = open_parse_pool(settings)
         worker = Worker(
@@ -72,7 +74,7 @@ class Services:
             parser=parser,
             embed_batch_chunks=settings.embed_batch_chunks,
         )
-        library = Library(settings, database, ingestor)
+        library = Library(settings, database, ingestor, paths)
         return cls(
             settings, database, store, embedder, generator, answers, ingestor, worker, library,
             parser,

@@ -13,12 +13,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from enclave.db import Database, Job, JobStatus
-from enclave.db.jobs import JobRepository
+from enclave.db.jobs import JobRepository, SourceConflict
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 from enclave.vectorstore import StoreInUse, VectorStore
@@ -34,7 +35,11 @@ from ingest.worker import (
 )
 
 SUMMARY_COLUMNS = ("added", "updated", "unchanged", "deleted", "failed", "chunks")
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+FINISHED = tuple(status for status in JobStatus if status.finished)
+STATUS_CAPTION = (
+    "status: queued, running, succeeded, completed_with_errors (some files failed), "
+    "failed (the job stopped, or every file failed)"
+)
 
 
 @contextmanager
@@ -90,14 +95,17 @@ def run_ingest(
     try:
         job_ids = []
         for path in paths:
-            source = register_source(
-                database,
-                path.expanduser().resolve(),
-                name=source_name,
-                groups=groups or settings.default_groups,
-                include=include,
-                exclude=exclude,
-            )
+            try:
+                source = register_source(
+                    database,
+                    path.expanduser().resolve(),
+                    name=source_name,
+                    groups=groups or settings.default_groups,
+                    include=include,
+                    exclude=exclude,
+                )
+            except SourceConflict as conflict:
+                raise click.ClickException(str(conflict)) from None
             queue = enqueue_reindex if reindex else enqueue_sync
             job_ids.append(queue(database, source))
         try:
@@ -180,7 +188,10 @@ def print_jobs(settings: Settings, console: Console, limit: int) -> None:
     try:
         with database.session() as session:
             repository = JobRepository(session)
-            table = Table("job", "kind", "status", "files", "chunks", "failed", "created", "error")
+            table = Table(
+                "job", "kind", "status", "files", "chunks", "failed", "created", "error",
+                caption=STATUS_CAPTION,
+            )  # fmt: skip
             for job in repository.list(limit=limit):
                 failed = repository.totals(job.id).get(Outcome.FAILED.value, 0)
                 table.add_row(
@@ -204,10 +215,20 @@ def merged_json(reports: list[JobReport]) -> dict[str, object]:
     return {
         "job_id": reports[0].job_id if reports else None,
         "job_ids": [r.job_id for r in reports],
-        "status": "failed" if any(r.status == JobStatus.FAILED for r in reports) else "succeeded",
+        "status": merged_status(reports).value,
         "files": files,
         "totals": merged_totals(reports),
     }
+
+
+def merged_status(reports: list[JobReport]) -> JobStatus:
+    """The batch's status: `failed` if a job failed, `completed_with_errors` if one had
+    failed files, else `succeeded`."""
+    statuses = {r.status for r in reports}
+    for status in (JobStatus.FAILED, JobStatus.COMPLETED_WITH_ERRORS):
+        if status in statuses:
+            return status
+    return JobStatus.SUCCEEDED
 
 
 def merged_totals(reports: list[JobReport]) -> dict[str, int]:

@@ -199,13 +199,20 @@ class Settings(BaseSettings):
     # HTTP
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Host names the service answers to (the Host header; `*.example.com` "
+        "for subdomains); other names get 400, which stops DNS-rebinding pages. Unset: the "
+        "loopback names and ENCLAVE_HOST when it is a loopback address or a name; every "
+        "name when ENCLAVE_HOST is a wildcard address such as 0.0.0.0 (set this there).",
+    )
     embeddings_max_inputs: int = Field(
         256, ge=1, description="Texts one POST /v1/embeddings request may embed."
     )
 
     @field_validator(
         "auth_trusted_proxy", "auth_proxy_scopes", "auth_admin_groups", "default_groups",
-        mode="before",
+        "allowed_hosts", mode="before",
     )  # fmt: skip
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -225,6 +232,17 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
         return value
+
+    def host_names(self) -> list[str]:
+        """The Host header values served (`allowed_hosts`, or its default); ["*"]: all."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        try:
+            if ipaddress.ip_address(self.host).is_unspecified:
+                return ["*"]
+        except ValueError:
+            pass  # a name
+        return sorted({"localhost", "127.0.0.1", "::1", "[::1]", self.host.strip("[]")})
 
     def check_auth_mode(self) -> None:
         """Refuse to serve without authentication anywhere but on this machine."""

@@ -460,9 +460,11 @@ def register_source(
     exclude: str | None = None,
 ) -> Source:
     with database.session() as session:
-        return SourceRepository(session).register(
-            name or str(root), str(root), groups, include=include, exclude=exclude
-        )
+        sources = SourceRepository(session)
+        if name is None:  # an unnamed folder keeps the name it was registered under
+            known = sources.by_root(str(root))
+            name = known.name if known else str(root)
+        return sources.register(name, str(root), groups, include=include, exclude=exclude)
 
 
 def enqueue_sync(database: Database, source: Source) -> str:

@@ -152,10 +152,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # --- settings and parts --------------------------------------------------------------------
 
 
+TEST_HOST = "testserver.local"
+
+
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Test settings. Authentication is off (the app binds loopback): tests of other
     features call the API anonymously; tests/test_auth.py and test_leaks.py pass auth="on"."""
-    values: dict[str, object] = {"data_dir": data_dir, "_env_file": None, "auth": "off"}
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "_env_file": None,
+        "auth": "off",
+        # Litestar's TestClient sends `Host: testserver.local`; uvicorn-served tests use
+        # 127.0.0.1. The defaults themselves are tested in tests/test_attacks.py.
+        "allowed_hosts": [TEST_HOST, "127.0.0.1", "localhost"],
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -6,20 +6,24 @@ Real parts: the MiniLM embedder, the Edge store, SQLite, llama.cpp with the tiny
 """
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from litestar.testing import TestClient
 from sqlalchemy import text
 
+from app.generation import Generator
 from app.main import create_app
 from app.security.audit import AuditRecorder
 from app.security.keys import create_key
@@ -32,7 +36,9 @@ from enclave.db.models import utcnow
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 from tests.conftest import index_folder, tiny_model_settings
+from tests.serving import serving
 from tests.test_api import parse_sse
+from tests.test_sse_uvicorn import iter_events, model_held, wait_until
 
 QUESTION = "When are deployments to production?"
 RUNBOOK = """# Deployment runbook
@@ -163,6 +169,118 @@ def test_ask_json_and_stream_record_model_settings_and_passages(world: World) ->
     assert chat.status_code == 200, chat.text
     event = last(world, "ask")
     assert event.path == "/v1/chat/completions" and event.chunks and event.detail["model"]
+
+
+def event(world: World, event_id: str) -> AuditEvent:
+    with world.services.database.session() as session:
+        found = session.get(AuditEvent, event_id)
+        assert found is not None
+        session.expunge(found)
+        return found
+
+
+def new_events(world: World, before: set[str]) -> list[AuditEvent]:
+    return [e for e in events(world) if e.id not in before]
+
+
+def test_a_question_is_on_record_before_its_answer_is_generated(world: World) -> None:
+    """The event is stored when generation is about to start, as `incomplete`: if the
+    service died now, the question would stay on record. The model's one thread is held,
+    so no token can exist while the database is read; then the same event is completed."""
+    before = {e.id for e in events(world)}
+    with (
+        serving(create_app(services=world.services)) as url,
+        httpx.Client(base_url=url, timeout=httpx.Timeout(60.0)) as http,
+        model_held(world.services.generator) as gate,
+        http.stream(
+            "POST", "/api/ask", json={"question": QUESTION, "stream": True}, headers=world.reader
+        ) as response,
+    ):
+        assert response.status_code == 200
+        stream = iter_events(response)
+        assert next(stream)[0] == "sources"
+        assert world.services.generator.waiting == 1  # admitted, and the model is held
+        started = new_events(world, before)
+        assert [(e.action, e.status, e.outcome) for e in started] == [("ask", 0, "incomplete")]
+        assert started[0].query == QUESTION and started[0].actor == world.reader_id
+        assert started[0].detail["model"] == world.settings.llm_model_path.name  # type: ignore[union-attr]
+        gate.set()
+        assert [kind for kind, _ in stream][-1] == "done"
+    # Completed by the middleware once the last byte has gone: the same event.
+    wait_until(lambda: event(world, started[0].id).outcome != "incomplete")
+    done = event(world, started[0].id)
+    assert (done.status, done.outcome) == (200, "ok") and done.latency_ms > 0
+    assert done.chunks and done.documents == [world.document_id] and "abstained" in done.detail
+    assert done.created_at == started[0].created_at
+    assert [e.id for e in new_events(world, before)] == [done.id]  # no second event
+
+
+def test_a_chat_completion_is_on_record_while_it_waits_for_the_model(world: World) -> None:
+    """The JSON reply of /v1/chat/completions: the event is there while the request waits
+    for the held model, and is completed with the reply."""
+    before = {e.id for e in events(world)}
+    replies: list[httpx.Response] = []
+    body = {"model": "enclave", "messages": [{"role": "user", "content": QUESTION}]}
+    with serving(create_app(services=world.services)) as url:
+        with model_held(world.services.generator) as gate:
+
+            def ask() -> None:
+                with httpx.Client(base_url=url, timeout=httpx.Timeout(120.0)) as http:
+                    replies.append(
+                        http.post("/v1/chat/completions", json=body, headers=world.reader)
+                    )
+
+            asking = threading.Thread(target=ask)
+            asking.start()
+            wait_until(lambda: bool(new_events(world, before)))
+            started = new_events(world, before)
+            assert [(e.path, e.outcome) for e in started] == [
+                ("/v1/chat/completions", "incomplete")
+            ]
+            assert started[0].query == QUESTION and not replies
+            gate.set()
+            asking.join(timeout=120)
+        assert replies and replies[0].status_code == 200, replies
+    done = event(world, started[0].id)
+    assert (done.status, done.outcome) == (200, "ok") and done.chunks
+    assert [e.id for e in new_events(world, before)] == [done.id]
+
+
+def test_a_failed_generation_completes_its_event_as_an_error(world: World) -> None:
+    """A model that cannot run (its thread pool is shut down: every generation raises). The
+    stream's reply had begun with 200; its event, stored before generation, ends `error`."""
+    running = world.services.generator
+    broken = Generator(running.llm, running.options, queue_size=1)
+    broken._executor.shutdown()
+    services = dataclasses.replace(
+        world.services,
+        generator=broken,
+        answers=dataclasses.replace(world.services.answers, generator=broken),
+    )
+    before = {e.id for e in events(world)}
+    with TestClient(create_app(services=services)) as client:
+        stream = client.post(
+            "/api/ask", json={"question": QUESTION, "stream": True}, headers=world.reader
+        )
+        assert [kind for kind, _ in parse_sse(stream.text)] == ["sources", "error"]
+        failed = new_events(world, before)
+        assert [(e.action, e.status, e.outcome) for e in failed] == [("ask", 200, "error")]
+        assert failed[0].detail["failed"] is True and failed[0].query == QUESTION
+
+        before = {e.id for e in events(world)}
+        plain = client.post("/api/ask", json={"question": QUESTION}, headers=world.reader)
+        assert plain.status_code == 500
+        failed = new_events(world, before)
+        assert [(e.action, e.status, e.outcome) for e in failed] == [("ask", 500, "error")]
+
+
+def test_the_page_answer_is_recorded_as_a_question(world: World) -> None:
+    before = {e.id for e in events(world)}
+    page = world.client.get("/", params={"q": QUESTION, "answer": "true"}, headers=world.reader)
+    assert page.status_code == 200, page.text
+    recorded = new_events(world, before)
+    assert [(e.action, e.path, e.outcome) for e in recorded] == [("ask", "/", "ok")]
+    assert recorded[0].query == QUESTION and recorded[0].chunks and recorded[0].detail["model"]
 
 
 def test_denied_and_unauthenticated_requests_are_recorded(world: World) -> None:

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from enclave.db import Database, DocumentStatus, Job, JobKind, JobStatus
 from enclave.db.documents import DocumentRepository
 from enclave.db.jobs import JobRepository, SourceRepository
-from enclave.db.migrate import upgrade
+from enclave.db.migrate import downgrade, upgrade
 from enclave.db.models import utcnow
 from enclave.embedder import Embedder
 from enclave.settings import Settings
@@ -28,6 +28,7 @@ from enclave.vectorstore import VectorStore
 from ingest.pipeline import Ingestor, Outcome
 from ingest.worker import InlineParser, Worker, enqueue_sync, register_source, sync_now
 from tests.conftest import SAMPLES
+from tests.docs_factory import write_corrupt_pdf
 
 STALE = timedelta(seconds=30)
 
@@ -365,3 +366,100 @@ def test_the_first_files_are_embedded_while_the_next_ones_parse(
     assert parser.recorded_while_parsing is True
     assert report.totals()["added"] == 4 and report.totals()["failed"] == 0
     assert store.count() == report.totals()["chunks"]
+
+
+# --- a job's status says whether its files went through --------------------------------------
+
+
+def test_a_job_reports_failed_or_completed_with_errors_when_files_fail(
+    database: Database, store: VectorStore, embedder: Embedder, settings: Settings, tmp_path: Path
+) -> None:
+    """A job whose every file failed is `failed`, with a reason; one with some failed files
+    and others indexed is `completed_with_errors`; the API, the CLI and the pages say so."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from app.schemas import JobOut
+    from enclave.cli_ingest import FINISHED, merged_json, print_jobs
+
+    alone, both, mixed = (tmp_path / name for name in ("alone", "both", "mixed"))
+    write_corrupt_pdf(alone / "broken.pdf")
+    write_corrupt_pdf(both / "broken.pdf")
+    (both / "truncated.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<< truncated, not a PDF\n")
+    write_corrupt_pdf(mixed / "broken.pdf")
+    make_folder(mixed, 1)
+    worker = Worker(database, Ingestor.from_settings(settings, database, store, embedder))
+    reports = {}
+    for folder in (alone, both, mixed):
+        source = register_source(database, folder, groups=["public"])
+        report = worker.run_once(enqueue_sync(database, source))
+        assert report is not None
+        reports[folder.name] = report
+
+    alone_report = reports["alone"]
+    assert alone_report.status == JobStatus.FAILED, alone_report.as_json()
+    assert alone_report.error == "its only file failed"
+    assert [Path(r.path).name for r in alone_report.failed] == ["broken.pdf"]
+    assert alone_report.failed[0].error  # the parser's reason, per file
+    assert reports["both"].status == JobStatus.FAILED
+    assert reports["both"].error == "all 2 files failed", reports["both"].as_json()
+
+    partly = reports["mixed"]
+    assert partly.status == JobStatus.COMPLETED_WITH_ERRORS, partly.as_json()
+    assert partly.error is None
+    assert partly.totals()["added"] == 1 and partly.totals()["failed"] == 1
+    assert store.count() == partly.totals()["chunks"] > 0  # the good file is searchable
+
+    with database.session() as session:
+        job = JobRepository(session).get(partly.job_id)
+        assert job is not None and job.finished_at is not None and job.status.finished
+        assert JobOut.from_model(job, None, None).status == "completed_with_errors"
+        synced = SourceRepository(session).get(job.source_id)
+        assert synced is not None and synced.last_synced_at is not None  # it did sync
+    # `enclave ingest --json` and `enclave jobs`; a waiting `enclave ingest` stops waiting.
+    assert merged_json([partly])["status"] == "completed_with_errors"
+    assert merged_json([partly, alone_report])["status"] == "failed"
+    assert JobStatus.COMPLETED_WITH_ERRORS in FINISHED and JobStatus.RUNNING not in FINISHED
+    out = StringIO()
+    print_jobs(settings, Console(file=out, width=250), 10)
+    listed = out.getvalue()
+    assert partly.job_id in listed and "completed_with_errors" in listed
+    assert "its only file failed" in listed
+
+
+def test_job_status_names_agree_everywhere() -> None:
+    """The API schema lists the statuses the database holds."""
+    from typing import get_args
+
+    from app.schemas import JobStatusName
+
+    literal = get_args(JobStatusName)[0]
+    assert set(get_args(literal)) == {status.value for status in JobStatus}
+
+
+def test_migration_adds_the_status_and_downgrade_maps_it_back(database_url: str) -> None:
+    upgrade(database_url)
+    database = Database(database_url)
+    try:
+        source = register_source(database, Path("/srv/docs"), groups=["public"])
+        job_id = enqueue_sync(database, source)
+        completed = (
+            update(Job).where(Job.id == job_id).values(status=JobStatus.COMPLETED_WITH_ERRORS)
+        )
+        with database.session() as session:
+            session.execute(completed)
+        downgrade(database_url, "0008")
+        with database.engine.connect() as connection:
+            status = connection.execute(
+                text("SELECT status FROM jobs WHERE id = :id"), {"id": job_id}
+            ).scalar_one()
+        assert status == "succeeded"  # what such a job was called before
+        upgrade(database_url)
+        with database.session() as session:
+            session.execute(completed)
+        with database.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None and job.status == JobStatus.COMPLETED_WITH_ERRORS
+    finally:
+        database.dispose()

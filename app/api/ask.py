@@ -15,7 +15,7 @@ from app.conversation import Turn
 from app.generation import Admission, Generator
 from app.schemas import AskRequest, AskResponse, StreamableOperation, sources_out
 from app.security import Principal, requires
-from app.security.audit import generation_settings, note, note_answer
+from app.security.audit import generation_settings, note, note_answer, record_start
 from app.validation import check_history, check_k, clean_query
 from enclave.settings import Settings
 from enclave.vectorstore import SearchFilter, SearchMode
@@ -67,6 +67,10 @@ class AskController(Controller):
         )
         note(request, query=question, **generation_settings(settings, k, options.mode.value))
         streaming = data.stream or "text/event-stream" in request.headers.get("accept", "")
+        # Audited before the model runs: a crash while generating leaves the question on
+        # record (as `incomplete`). Before the admission, which nothing would give back if
+        # this await were cancelled.
+        await record_start(request)
         admission = generator.admit()  # GeneratorBusy → 503 + Retry-After
         if streaming:
             return ServerSentEvent(

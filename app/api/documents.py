@@ -5,10 +5,11 @@ document answers 404 exactly like a missing one, so its existence does not leak.
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
@@ -17,8 +18,10 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.exceptions.responses import create_exception_response
 from litestar.params import Body, Parameter
 from litestar.response import File
+from litestar.types import ExceptionHandlersMap
 
 from app.library import (
     CannotReindex,
@@ -33,7 +36,7 @@ from app.security import Principal, requires
 from app.security.audit import note
 from app.security.principal import AccessDenied
 from app.validation import MAX_OFFSET
-from enclave.db import DocumentStatus
+from enclave.db import Document, DocumentStatus
 from enclave.db.documents import DocumentFilter
 
 # Uploads carry whole files; the per-file limit (ENCLAVE_MAX_FILE_MB) is checked while saving.
@@ -63,11 +66,74 @@ def upload_groups(principal: Principal, requested: str | None, defaults: list[st
         raise ValidationException(str(error)) from None
 
 
+# Types a browser renders without running anything of the file's: shown inline. Never HTML,
+# SVG, XML or scripts: those run in this origin. (A PDF's own scripts run inside the
+# browser's PDF viewer, not in the page's origin.)
+INLINE_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+}
+
+
+# Litestar answers every multipart parser limit with this bare text (litestar/_multipart.py).
+_MULTIPART_LIMIT = "Request Entity Too Large"
+
+
+def form_unreadable(request: Request[Any, Any, Any], exc: ClientException) -> Response[Any]:
+    """Say which multipart limit an upload hit (a 5,000-character file name is one)."""
+    if exc.detail == _MULTIPART_LIMIT:
+        exc = ClientException(
+            "The upload form could not be read: a file name or other part header is longer "
+            "than 4,096 bytes, or the form has more than 1,000 parts. Rename the file with a "
+            "shorter name, or upload fewer files at once."
+        )
+    return create_exception_response(request, exc)
+
+
+# On the upload routes only: the /v1 routes shape their own errors (app/api/openai_compat.py).
+UPLOAD_ERRORS: ExceptionHandlersMap = {ClientException: form_unreadable}
+
+
+def _out(library: Library, principal: Principal, document: Document) -> DocumentOut:
+    """Full paths for callers who see every group; relative ones for everyone else."""
+    return DocumentOut.from_model(
+        document, library.paths.display(document.source_path, principal.groups)
+    )
+
+
+def original_file(path: Path) -> File:
+    """A stored original as a response that cannot script this origin, whatever it holds:
+    nosniff everywhere, a sandboxing CSP (no script, no same-origin access) on everything
+    but PDFs (the browser's PDF viewer refuses to run sandboxed), and every type outside
+    INLINE_TYPES as an opaque download."""
+    media_type = INLINE_TYPES.get(path.suffix.lower())
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if media_type != "application/pdf":
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return File(
+        path=path,
+        filename=path.name,
+        media_type=media_type or "application/octet-stream",
+        content_disposition_type="inline" if media_type else "attachment",
+        headers=headers,
+    )
+
+
 class DocumentController(Controller):
     path = "/api/documents"
     tags = ["documents"]
 
-    @post(status_code=202, request_max_body_size=UPLOAD_BODY_LIMIT, guards=[requires("ingest")])
+    @post(
+        status_code=202,
+        request_max_body_size=UPLOAD_BODY_LIMIT,
+        guards=[requires("ingest")],
+        exception_handlers=UPLOAD_ERRORS,
+    )
     async def upload(
         self,
         request: Request[Any, Any, Any],
@@ -123,7 +189,8 @@ class DocumentController(Controller):
         documents, total = library.documents(
             DocumentFilter(status, source_id, file_type, q, limit, offset, principal.groups)
         )
-        return DocumentList(documents=[DocumentOut.from_model(d) for d in documents], total=total)
+        shown = [_out(library, principal, d) for d in documents]
+        return DocumentList(documents=shown, total=total)
 
     @get(
         "/{document_id:str}",
@@ -136,7 +203,7 @@ class DocumentController(Controller):
         document = library.document(document_id, principal.groups)
         if document is None:
             raise NotFoundException(f"no document {document_id}")
-        return DocumentOut.from_model(document)
+        return _out(library, principal, document)
 
     @delete(
         "/{document_id:str}",
@@ -206,7 +273,7 @@ class DocumentController(Controller):
             raise NotFoundException(f"no document {document_id}")
         document = library.document(document_id)
         assert document is not None
-        return DocumentOut.from_model(document)
+        return _out(library, principal, document)
 
     @get(
         "/{document_id:str}/file",
@@ -215,8 +282,11 @@ class DocumentController(Controller):
         raises=[NotFoundException],
     )
     def original(self, library: Library, principal: Principal, document_id: str) -> File:
-        """The original file."""
+        """The original file: PDFs and raster images are shown in the browser, anything else
+        is a download (`Content-Disposition: attachment`, served as
+        application/octet-stream), because an uploaded page or script served from this
+        origin would run with the reader's session."""
         path = library.original(document_id, principal.groups)
         if path is None:
             raise NotFoundException(f"no file for document {document_id}")
-        return File(path=path, filename=path.name, content_disposition_type="inline")
+        return original_file(path)

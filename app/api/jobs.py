@@ -24,7 +24,8 @@ class JobController(Controller):
         if found is None:
             raise NotFoundException(f"no job {job_id}")
         job, totals, errors = found
-        return JobOut.from_model(job, totals, errors)
+        shown = [(library.paths.display(path, principal.groups), e) for path, e in errors]
+        return JobOut.from_model(job, totals, shown)
 
     @get(sync_to_thread=True)
     def list_jobs(

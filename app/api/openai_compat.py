@@ -47,7 +47,7 @@ from app.openai_schemas import (
 )
 from app.schemas import CitationOut, StreamableOperation
 from app.security import Principal, requires
-from app.security.audit import generation_settings, note, note_answer
+from app.security.audit import generation_settings, note, note_answer, record_start
 from app.validation import check_k, clean_query
 from enclave.embedder import Embedder
 from enclave.settings import Settings
@@ -244,6 +244,8 @@ async def _stream(
                                 )
                             )
         except Exception:
+            if request is not None:
+                note(request, failed=True)
             log.exception("chat completion stream failed")
             error = ErrorDetail("The answer could not be completed.", "server_error")
             yield _data(ErrorResponse(error))
@@ -391,6 +393,7 @@ class OpenAIController(Controller):
         reply = Reply(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), model)
         filters = principal.restrict(None)  # the caller's groups, inside the query
         note(request, query=question, **generation_settings(settings, k, None))
+        await record_start(request)  # before the model runs (and before the admission)
         admission = generator.admit()  # GeneratorBusy → 503 + Retry-After
         if data.stream:
             include_usage = bool(data.stream_options and data.stream_options.include_usage)

@@ -9,6 +9,12 @@ chunks returned or cited, the model and settings used. ENCLAVE_AUDIT_HASH_QUERIE
 SHA-256 of the query instead of its text; ENCLAVE_AUDIT_RETENTION_DAYS bounds how long events
 are kept (`purge_loop` runs at start-up and daily; `enclave audit purge` on demand).
 
+A request that generates an answer is written down before generation starts
+(`record_start`): its event is stored then, with the outcome `incomplete` and status 0, and
+the middleware completes that same event (status, outcome, latency, passages) when the
+response has gone. A crash while generating (a killed service, a model that takes the
+process down) leaves the event: who asked what, with which model, and that it never finished.
+
 Recording is best effort and off the event loop: a failure is logged, never shown to the caller.
 """
 
@@ -33,6 +39,10 @@ from enclave.settings import Settings
 
 log = logging.getLogger(__name__)
 NOTES = "enclave.audit"  # key of the handler's notes in the ASGI scope
+# Key of the event already stored for this request (`record_start`); present (None until
+# then) while the middleware watches the request.
+EVENT = "enclave.audit.event"
+INCOMPLETE = "incomplete"  # the outcome of an event whose request has not finished
 # Not audited: probes, assets, the API description, and job progress polling.
 SKIP = re.compile(r"^/(healthz|readyz|static/|schema(/|$)|favicon)|^/api/jobs")
 PURGE_EVERY = 24 * 3600.0
@@ -123,30 +133,40 @@ class AuditRecorder:
         documents: Iterable[str] = (),
         chunks: Iterable[str] = (),
         detail: dict[str, Any] | None = None,
+        outcome: str | None = None,
+        event_id: str | None = None,
     ) -> AuditEvent:
+        """Store an event. `outcome` defaults to the status's (`ok` without one). With
+        `event_id`, an event stored earlier (`incomplete`) is completed: everything but its
+        id and time is replaced (a new event is stored if that one has gone)."""
         detail = dict(detail or {})
         if self.hash_queries:  # the condensed question is the question too
             for key in QUERY_DETAILS:
                 if isinstance(detail.get(key), str):
                     detail[key] = self.query_hash(detail[key])
-        event = AuditEvent(
-            actor=actor[:255],
-            actor_name=actor_name[:255],
-            action=action,
-            method=method,
-            path=path[:1024],
-            status=status,
-            outcome=outcome_of(status) if status else "ok",
-            latency_ms=round(latency_ms, 1),
-            query=None if query is None or self.hash_queries else query,
-            query_hash=self.query_hash(query) if query is not None else None,
-            documents=list(dict.fromkeys(documents)),
-            chunks=list(dict.fromkeys(chunks)),
-            detail=detail,
-        )
+        values: dict[str, Any] = {
+            "actor": actor[:255],
+            "actor_name": actor_name[:255],
+            "action": action,
+            "method": method,
+            "path": path[:1024],
+            "status": status,
+            "outcome": outcome or (outcome_of(status) if status else "ok"),
+            "latency_ms": round(latency_ms, 1),
+            "query": None if query is None or self.hash_queries else query,
+            "query_hash": self.query_hash(query) if query is not None else None,
+            "documents": list(dict.fromkeys(documents)),
+            "chunks": list(dict.fromkeys(chunks)),
+            "detail": detail,
+        }
         with self.database.session() as session:
-            AuditRepository(session).add(event)
-        return event
+            event = session.get(AuditEvent, event_id) if event_id is not None else None
+            if event is None:
+                return AuditRepository(session).add(AuditEvent(**values))
+            for name, value in values.items():
+                setattr(event, name, value)
+            session.flush()
+            return event
 
     def purge(self) -> int:
         """Delete events past the retention period (none when it is 0)."""
@@ -182,6 +202,7 @@ class AuditMiddleware:
         started = time.perf_counter()
         status = 0
         done = False
+        cast(dict[str, Any], scope)[EVENT] = None  # watched: `record_start` may store early
 
         async def watch(message: Message) -> None:
             nonlocal status, done
@@ -206,30 +227,59 @@ class AuditMiddleware:
         if recorder is None:
             return
         raw = cast(dict[str, Any], scope)
-        notes = dict(_notes(raw))
-        user = raw.get("user")
-        method = str(scope.get("method", ""))
-        query = notes.pop("query", None)
-        if query is None and method == "GET":
-            values = parse_qs(raw.get("query_string", b"").decode("latin-1")).get("q")
-            query = values[0] if values else None
+        fields = _event_fields(raw)
+        # A stream that broke after its 200 went out is an error all the same.
+        failed = fields["detail"].get("failed") is True
         try:
             await asyncio.to_thread(
                 recorder.record,
-                actor=getattr(user, "id", "-"),
-                actor_name=getattr(user, "name", ""),
-                action=notes.pop("action", None) or action_of(method, scope.get("path", "")),
-                method=method,
-                path=scope.get("path", ""),
+                **fields,
                 status=status,
                 latency_ms=seconds * 1000,
-                query=query,
-                documents=notes.pop("documents", []),
-                chunks=notes.pop("chunks", []),
-                detail=notes,
+                outcome="error" if failed else None,
+                event_id=raw.get(EVENT),
             )
         except Exception:
             log.exception("audit event not recorded")
+
+
+def _event_fields(scope: dict[str, Any]) -> dict[str, Any]:
+    """What the request's event records so far: caller, action, query and the notes."""
+    notes = dict(_notes(scope))
+    user = scope.get("user")
+    method = str(scope.get("method", ""))
+    query = notes.pop("query", None)
+    if query is None and method == "GET":
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("q")
+        query = values[0] if values else None
+    return {
+        "actor": getattr(user, "id", "-"),
+        "actor_name": getattr(user, "name", ""),
+        "action": notes.pop("action", None) or action_of(method, scope.get("path", "")),
+        "method": method,
+        "path": scope.get("path", ""),
+        "query": query,
+        "documents": notes.pop("documents", []),
+        "chunks": notes.pop("chunks", []),
+        "detail": notes,
+    }
+
+
+async def record_start(request: Request[Any, Any, Any]) -> None:
+    """Store this request's audit event now, as `incomplete`, with what is noted so far:
+    call it (after noting the question and the model's settings) before an answer is
+    generated. If the process dies while generating, the event remains; otherwise the
+    middleware completes it when the response has gone. Best effort like every record."""
+    scope = cast(dict[str, Any], request.scope)
+    recorder: AuditRecorder | None = getattr(request.app.state, "audit", None)
+    if recorder is None or EVENT not in scope or scope[EVENT] is not None:
+        return  # not audited (no middleware, or a skipped path), or stored already
+    try:
+        event = await asyncio.to_thread(recorder.record, **_event_fields(scope), outcome=INCOMPLETE)
+    except Exception:
+        log.exception("audit event not recorded")
+        return
+    scope[EVENT] = event.id
 
 
 AUDIT_MIDDLEWARE = AuditMiddleware

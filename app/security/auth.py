@@ -137,6 +137,9 @@ class EnclaveAuth(AbstractAuthenticationMiddleware):
         state = connection.app.state
         settings: Settings = state.auth_settings
         if settings.auth == "off":
+            # No credentials, so any page the local user opens could post here: refuse
+            # state changes a browser says come from another site.
+            check_same_site(connection)
             return AuthenticationResult(ANONYMOUS, "off")
         header = connection.headers.get("authorization")
         if header:

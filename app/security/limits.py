@@ -70,4 +70,6 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     for name, value in HEADERS.items():
         headers[name] = value
-    headers["Content-Security-Policy"] = CSP
+    # A response that set its own (stricter) policy keeps it: stored originals are sandboxed.
+    if "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = CSP

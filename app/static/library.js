@@ -41,7 +41,7 @@
       jobBar.value = total ? Math.round((100 * job.files_done) / total) : 0;
       jobMessage.replaceChildren(`Indexing: ${job.status}, ${job.files_done}${total ? ` of ${total}` : ""} files, ${job.chunks} chunks. `,
         Object.assign(document.createElement("a"), { href: `/jobs/${job.id}`, textContent: "Job details" }));
-      if (job.status === "succeeded" || job.status === "failed") {
+      if (job.status !== "queued" && job.status !== "running") { // succeeded, completed_with_errors, failed
         jobBar.value = 100;
         const failed = (job.errors || []).map((e) => `${e.path.split("/").pop()}: ${e.error}`);
         const summary = job.status === "succeeded" && !failed.length

@@ -4,6 +4,7 @@ Only documents sharing one of the caller's groups are listed; uploading and dele
 'ingest' scope."""
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, get, post
@@ -12,7 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
-from app.api.documents import UPLOAD_BODY_LIMIT, UploadForm
+from app.api.documents import UPLOAD_BODY_LIMIT, UPLOAD_ERRORS, UploadForm
 from app.library import CannotReindex, IncomingFile, Library, UploadRejected
 from app.security import Principal, requires
 from app.security.principal import AccessDenied
@@ -76,7 +77,12 @@ class LibraryPage(Controller):
             "q": q,
             "statuses": [s.value for s in DocumentStatus],
             "sources": [
-                {"name": s.name, "root": s.root, "last_synced": when(s.last_synced_at)}
+                # Full folders for those who see every group (app/source_paths.py).
+                {
+                    "name": s.name,
+                    "root": s.root if principal.groups is None else Path(s.root).name,
+                    "last_synced": when(s.last_synced_at),
+                }
                 for s in sources.values()
             ],
             "error": error,
@@ -89,6 +95,7 @@ class LibraryPage(Controller):
         request_max_body_size=UPLOAD_BODY_LIMIT,
         status_code=303,
         guards=[requires("ingest")],
+        exception_handlers=UPLOAD_ERRORS,
     )
     async def upload(
         self,

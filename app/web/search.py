@@ -5,7 +5,7 @@ import re
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 from litestar.response import Template
@@ -16,6 +16,7 @@ from app.generation import Generator, GeneratorBusy
 from app.library import Library
 from app.schemas import AskRequest
 from app.security import Principal, requires
+from app.security.audit import generation_settings, note, note_answer, record_start
 from app.validation import check_k, clean_query
 from app.web.highlight import link_citations
 from app.web.views import facets, file_url, result_views
@@ -47,6 +48,7 @@ class SearchPage(Controller):
     @get("/", guards=[requires("search")])
     async def home(
         self,
+        request: Request[Any, Any, Any],
         answers: AnswerService,
         generator: Generator,
         library: Library,
@@ -92,22 +94,29 @@ class SearchPage(Controller):
         )
         context["results"] = result_views(hits, query, library)
         if answer and principal.can("ask"):
-            context["answer"] = await _answer(answers, generator, query, settings, filters)
+            context["answer"] = await _answer(request, answers, generator, query, settings, filters)
         return Template("index.html", context=context)
 
 
 async def _answer(
+    request: Request[Any, Any, Any],
     answers: AnswerService,
     generator: Generator,
     query: str,
     settings: Settings,
     filters: SearchFilter,
 ) -> dict[str, Any]:
+    # Audited as a question, like /api/ask: stored before the model runs (a crash while
+    # generating leaves it, `incomplete`), completed with the passages read once answered.
+    note(request, action="ask", **generation_settings(settings, settings.ask_top_k, None))
+    await record_start(request)
     try:
         with generator.admit():
             found = await answers.ask(query, settings.ask_top_k, filters=filters)
     except GeneratorBusy as busy:
+        note(request, busy=True)
         return {"busy": True, "retry_after": busy.retry_after}
+    note_answer(request, found)
     return _answer_view(found)
 
 

@@ -15,6 +15,12 @@ from sqlalchemy.orm import Session, aliased
 
 from enclave.db.models import Job, JobFile, JobKind, JobStatus, Source, utcnow
 
+FAILED = "failed"  # a file's outcome (ingest.pipeline.Outcome.FAILED)
+
+
+class SourceConflict(ValueError):
+    """Two sources cannot share a folder: their documents are keyed by path."""
+
 
 class SourceRepository:
     def __init__(self, session: Session) -> None:
@@ -25,6 +31,10 @@ class SourceRepository:
 
     def by_name(self, name: str) -> Source | None:
         return self.session.scalar(select(Source).where(Source.name == name))
+
+    def by_root(self, root: str) -> Source | None:
+        """The source of a folder: at most one (a unique index since migration 0008)."""
+        return self.session.scalar(select(Source).where(Source.root == root))
 
     def list(self) -> Sequence[Source]:
         return self.session.scalars(select(Source).order_by(Source.name)).all()
@@ -37,8 +47,14 @@ class SourceRepository:
         include: str = "**/*",
         exclude: str | None = None,
     ) -> Source:
-        """Create the source, or update the existing one of that name."""
+        """Create the source, or update the existing one of that name. A folder belongs to
+        one source: SourceConflict when another source already has `root`."""
         source = self.by_name(name)
+        holder = self.by_root(root)
+        if holder is not None and holder is not source:
+            raise SourceConflict(
+                f"{root} is already the folder of source '{holder.name}': use that name"
+            )
         if source is None:
             source = Source(name=name, root=root)
             self.session.add(source)
@@ -152,7 +168,20 @@ class JobRepository:
         return totals
 
     def finish(self, job: Job, error: str | None = None) -> None:
-        job.status = JobStatus.FAILED if error else JobStatus.SUCCEEDED
+        """Close the job: `failed` when it stopped on `error` or when every file it recorded
+        failed, `completed_with_errors` when some failed and others did not, else
+        `succeeded` (a job with nothing to do included)."""
+        totals = self.totals(job.id)
+        failures = totals.get(FAILED, 0)
+        others = sum(n for outcome, n in totals.items() if outcome not in (FAILED, "chunks"))
+        if error is None and failures and not others:
+            error = "its only file failed" if failures == 1 else f"all {failures} files failed"
+        if error:
+            job.status = JobStatus.FAILED
+        elif failures:
+            job.status = JobStatus.COMPLETED_WITH_ERRORS
+        else:
+            job.status = JobStatus.SUCCEEDED
         job.error = error
         job.finished_at = utcnow()
 

@@ -95,8 +95,13 @@ class Document(Base):
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    SUCCEEDED = "succeeded"  # no file failed
+    COMPLETED_WITH_ERRORS = "completed_with_errors"  # some files failed, others went through
+    FAILED = "failed"  # the job stopped on an error, or every file it tried failed
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class JobKind(enum.StrEnum):
@@ -114,7 +119,8 @@ class Source(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(255), unique=True)
-    root: Mapped[str] = mapped_column(String(4096))
+    # One source per folder (documents are keyed by path): unique since migration 0008.
+    root: Mapped[str] = mapped_column(String(4096), unique=True, index=True)
     include: Mapped[str] = mapped_column(String(1024), default="**/*")
     exclude: Mapped[str | None] = mapped_column(String(1024))
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
