@@ -116,6 +116,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_corpus.py
 	$(BIN)/python bench/ask.py
 
 clean:

@@ -25,15 +25,16 @@ from app.generation import GeneratorBusy
 from app.metrics import PROMETHEUS, MetricsController
 from app.openapi import ErrorResponses, openapi_config
 from app.security import AUTH_MIDDLEWARE
-from app.security.audit import AUDIT_MIDDLEWARE, AuditRecorder, purge_loop
+from app.security.audit import AUDIT_MIDDLEWARE
 from app.security.auth import SignInRequired, sign_in_redirect
 from app.security.bounds import RequestBounds
 from app.security.hosts import HostCheck
-from app.security.keys import KeyVerifier
 from app.security.limits import rate_limit, security_headers
 from app.security.sessions import CSRF_MIDDLEWARE, LoginThrottle, Sessions
 from app.services import Services
 from app.web import PAGES
+from enclave.access.audit import AuditRecorder, purge_loop
+from enclave.access.keys import KeyVerifier
 from enclave.secret_key import load_secret_key
 from enclave.settings import Settings
 

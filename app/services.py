@@ -13,7 +13,7 @@ from app.source_paths import SourcePaths
 from enclave.db import Database
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
-from enclave.vectorstore import SearchMode, VectorStore
+from enclave.vectorstore import SearchMode, VectorStore, open_store
 from ingest.parse_pool import ParsePool
 from ingest.pipeline import Ingestor
 from ingest.worker import Worker, open_parse_pool
@@ -51,7 +51,7 @@ class Services:
         if problems:
             raise ConfigurationError("\n".join(problems))
         database = Database.from_settings(settings)
-        store = VectorStore.from_settings(settings)
+        store = open_store(settings)
         try:
             embedder = embedder or Embedder.from_settings(settings)
             ingestor = Ingestor.from_settings(

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import socket
 import statistics
 import sys
@@ -39,6 +38,8 @@ from bench._common import (  # noqa: E402
     SAMPLES,
     bench_settings,
     ingest_folder,
+    load_average,
+    load_span,
     machine,
     percentile,
     table,
@@ -191,7 +192,7 @@ def measure(settings: Settings, questions: list[str]) -> tuple[list[Run], list[R
         time.sleep(0.05)
 
     url = f"http://127.0.0.1:{port}/api/ask"
-    load_before = os.getloadavg()[0]
+    load_before = load_average()
     ours: list[Run] = []
     bares: list[Run] = []
     prompt_tokens: list[int] = []
@@ -236,7 +237,7 @@ def measure(settings: Settings, questions: list[str]) -> tuple[list[Run], list[R
         "options": options,
         "passages": settings.ask_top_k,
         "prompt_tokens": prompt_tokens,
-        "load": f"{load_before:.2f} / {os.getloadavg()[0]:.2f}",
+        "load": load_span(load_before),
     }
     return ours, bares, info
 

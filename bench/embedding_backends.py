@@ -24,8 +24,6 @@ The machine is shared: the 1-minute load average is printed beside every timing.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import tempfile
@@ -43,7 +41,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 import enclave  # noqa: E402, F401  (first: switches the ML libraries to offline mode)
-from bench._common import bench_settings, machine, table  # noqa: E402
+from bench._common import (  # noqa: E402
+    CLAPNQ,
+    bare_encode,
+    bench_settings,
+    clapnq_records,
+    load_average,
+    machine,
+    table,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +57,6 @@ if TYPE_CHECKING:
 
     from enclave.embedder import Embedder
 
-CLAPNQ = ROOT.parent / "shared" / "eval" / "clapnq-dev"
 BACKENDS = ("torch", "onnx", "onnx-int8")
 KS = (1, 5, 10)
 
@@ -68,14 +73,12 @@ def load_clapnq(folder: Path = CLAPNQ) -> ClapNQ:
         raise SystemExit(f"ClapNQ dev not found at {folder}")
     index: dict[tuple[str, str], int] = {}
     questions, gold = [], []
-    for name in ("clapnq_dev_answerable.jsonl", "clapnq_dev_unanswerable.jsonl"):
-        for line in (folder / name).read_text().splitlines():
-            record = json.loads(line)
-            passage = record["passages"][0]
-            position = index.setdefault((passage["title"], passage["text"]), len(index))
-            if "unanswerable" not in name:
-                questions.append(record["input"])
-                gold.append(position)
+    for answerable, record in clapnq_records(folder):
+        passage = record["passages"][0]
+        position = index.setdefault((passage["title"], passage["text"]), len(index))
+        if answerable:
+            questions.append(record["input"])
+            gold.append(position)
     return ClapNQ([f"{title}\n{text}" for title, text in index], questions, gold)
 
 
@@ -86,10 +89,6 @@ def cut(text: str, words: int) -> str:
 def mixed_lengths(texts: Sequence[str]) -> list[str]:
     """Deterministic spread of lengths between 10 and 200 words, in no particular order."""
     return [cut(text, 10 + (i * 37) % 191) for i, text in enumerate(texts)]
-
-
-def load_now() -> float:
-    return os.getloadavg()[0]
 
 
 MEASURES = ("100 words, sorted", "mixed, sorted", "mixed, unsorted")
@@ -117,7 +116,7 @@ class Result:
 def timed(action: Callable[[], Any]) -> tuple[Any, Timing]:
     wall, cpu = time.perf_counter(), time.process_time()
     value = action()
-    return value, Timing(time.perf_counter() - wall, time.process_time() - cpu, load_now())
+    return value, Timing(time.perf_counter() - wall, time.process_time() - cpu, load_average())
 
 
 def recall_at(
@@ -137,13 +136,7 @@ def recall_at(
 def unsorted_encode(embedder: Embedder, texts: Sequence[str], batch: int) -> Any:
     """One `encode` per batch in the given order: what embedding looks like without our sort."""
     return [
-        embedder.model.encode(
-            list(texts[start : start + batch]),
-            batch_size=embedder.model_batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        bare_encode(embedder.model, texts[start : start + batch], embedder.model_batch_size)
         for start in range(0, len(texts), batch)
     ]
 

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -53,8 +54,10 @@ for _ in range(rounds):
     t2 = time.perf_counter()
     prompt_s.append(t1 - t0); decode_s.append(t2 - t1)
 info = llama_cpp.llama_print_system_info().decode()
+maps = open("/proc/self/maps").read()  # which CPU variant a dispatching build loaded
+variants = sorted({w.rsplit("/", 1)[-1] for w in maps.split() if "libggml-cpu-" in w})
 print(json.dumps({"prompt_tokens": len(tokens), "prompt_s": min(prompt_s),
-                  "decode_s": min(decode_s), "system_info": info}))
+                  "decode_s": min(decode_s), "system_info": info, "variants": variants}))
 """
 
 
@@ -66,13 +69,13 @@ def unpack(wheel: Path, into: Path) -> Path:
     return into
 
 
-def measure(site: Path, model: Path, threads: int, rounds: int) -> dict[str, object]:
+def measure(site: Path, model: Path, threads: int, rounds: int, cwd: Path) -> dict[str, Any]:
     child = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(model), str(threads), str(rounds), PROMPT],
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
-        cwd=site,
+        cwd=cwd,
     )
     if child.returncode != 0:
         return {"error": f"{_death(child.returncode)}: {child.stderr.strip()[-300:]}"}
@@ -91,23 +94,35 @@ def main() -> None:
         for spec in args.builds:
             name, _, path = spec.partition("=")
             site = unpack(Path(path), Path(tmp) / name)
-            result = measure(site, args.model, args.threads, args.rounds)
-            print(f"{name}: {json.dumps(result)}", file=sys.stderr)
-            if "error" in result:
-                rows.append([name, "-", "-", str(result["error"]).splitlines()[0]])
-                continue
-            features = [
-                part.split("=")[0].strip()
-                for part in str(result["system_info"]).split("|")
-                if part.strip().endswith("= 1")
-            ]
-            prompt_tps = int(result["prompt_tokens"]) / float(result["prompt_s"])  # type: ignore[call-overload]
-            decode_tps = 64 / float(result["decode_s"])  # type: ignore[arg-type]
-            rows.append([name, f"{prompt_tps:.0f}", f"{decode_tps:.1f}",
-                         " ".join(f for f in features if f not in ("SSE3", "SSSE3"))])  # fmt: skip
+            runs = [(name, site.parent)]
+            # A GGML_BACKEND_DL build keeps its CPU variants in bin/; ggml looks for them
+            # next to the executable and in the working directory only. Measure it as
+            # installed, and once more from bin/, to see which variant it picks.
+            if any((site / "bin").glob("libggml-cpu-*.so")):
+                runs.append((f"{name} (cwd=bin/)", site / "bin"))
+            for label, cwd in runs:
+                rows.append(row(label, measure(site, args.model, args.threads, args.rounds, cwd)))
     print(f"model {args.model.name}, {args.threads} threads, best of {args.rounds}")
     print(table(["build", "prompt tok/s", "decode tok/s", "CPU features compiled in"], rows,
                 "lrrl"))  # fmt: skip
+
+
+def row(name: str, result: dict[str, Any]) -> list[str]:
+    print(f"{name}: {json.dumps(result)}", file=sys.stderr)
+    if "error" in result:
+        return [name, "-", "-", str(result["error"]).replace("\n", " ")[:120]]
+
+    features = [
+        part.split("=")[0].strip()
+        for part in str(result["system_info"]).split("|")
+        if part.strip().endswith("= 1")
+    ]
+    prompt_tps = int(result["prompt_tokens"]) / float(result["prompt_s"])
+    decode_tps = 64 / float(result["decode_s"])
+    shown = " ".join(f for f in features if f not in ("SSE3", "SSSE3"))
+    if result.get("variants"):
+        shown = f"loaded {', '.join(result['variants'])}: {shown}"
+    return [name, f"{prompt_tps:.0f}", f"{decode_tps:.1f}", shown]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ with the same filter and limit. overhead = ours p50 / bare p50.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import tempfile
@@ -32,9 +31,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench")]
 
 import enclave  # noqa: E402, F401  (first: offline mode)
-from bench._common import bench_settings, machine, percentile, table  # noqa: E402
+from bench._common import (  # noqa: E402
+    CLAPNQ,
+    bench_settings,
+    clapnq_records,
+    machine,
+    percentile,
+    table,
+)
 
-CLAPNQ = ROOT.parent / "shared" / "eval" / "clapnq-dev"
 GROUPS = ["public", "engineering", "hr", "finance"]
 ACCESS = ["public", "engineering"]  # the querying user's groups
 K = 10
@@ -44,15 +49,13 @@ def load_clapnq() -> tuple[list[str], list[str]]:
     sentences: list[str] = []
     questions: list[str] = []
     seen: set[str] = set()
-    for name in ("clapnq_dev_answerable.jsonl", "clapnq_dev_unanswerable.jsonl"):
-        for line in (CLAPNQ / name).read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            questions.append(record["input"])
-            for passage in record["passages"]:
-                if passage["text"] in seen:
-                    continue
-                seen.add(passage["text"])
-                sentences.extend(s.strip() for s in passage["sentences"] if len(s.split()) >= 5)
+    for _, record in clapnq_records():
+        questions.append(record["input"])
+        for passage in record["passages"]:
+            if passage["text"] in seen:
+                continue
+            seen.add(passage["text"])
+            sentences.extend(s.strip() for s in passage["sentences"] if len(s.split()) >= 5)
     return sentences, questions
 
 
@@ -190,7 +193,7 @@ def main() -> None:
 
     from app.retrieval import Retriever
     from enclave.embedder import Embedder
-    from enclave.vectorstore import SearchMode, VectorStore
+    from enclave.vectorstore import SearchMode, open_store
 
     sentences, questions = load_clapnq()
     random.Random(1).shuffle(questions)
@@ -208,7 +211,7 @@ def main() -> None:
             for backend in args.backends.split(","):
                 if backend == "local" and size > args.local_max:
                     continue
-                store = VectorStore.from_settings(
+                store = open_store(
                     bench_settings(Path(tmp) / f"{backend}-{size}", embedded_store=backend)
                 )
                 store.ensure_collection(embedder.dimension)

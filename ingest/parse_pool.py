@@ -34,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, cast
 
-from ingest.parsing import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
+from ingest.parsers import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
 
 DEFAULT_TIMEOUT_S = 120.0
 # Starting the first worker also starts the fork server, which imports the partitioners: that

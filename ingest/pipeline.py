@@ -24,7 +24,7 @@ from enclave.settings import Settings
 from enclave.vectorstore import ChunkRecord, VectorStore
 from ingest.acl import AclError, folder_groups
 from ingest.chunking import Chunk, chunk_document
-from ingest.parsing import (
+from ingest.parsers import (
     DEFAULT_MAX_BYTES,
     ParsedPart,
     ParseError,

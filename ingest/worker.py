@@ -28,7 +28,7 @@ from enclave.db.jobs import JobRepository, SourceRepository
 from enclave.db.models import utcnow
 from enclave.settings import Settings
 from ingest.parse_pool import ParsePool, ParseResult
-from ingest.parsing import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
+from ingest.parsers import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
 from ingest.pipeline import FileResult, Ingestor, Outcome, Pending, Prepared
 from ingest.sources import SourceListing, source_files
 

@@ -26,7 +26,7 @@ from enclave.db import Database  # noqa: E402
 from enclave.db.migrate import upgrade  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from enclave.settings import Settings  # noqa: E402
-from enclave.vectorstore import VectorStore  # noqa: E402
+from enclave.vectorstore import VectorStore, open_store  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -189,7 +189,7 @@ def index_folder(settings: Settings, embedder: Embedder, folder: Path) -> "JobRe
 
     upgrade(settings.database_url)
     database = Database.from_settings(settings)
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     try:
         ingestor = Ingestor.from_settings(settings, database, store, embedder)
         return sync_now(Worker(database, ingestor), folder)
@@ -213,6 +213,6 @@ def database(settings: Settings) -> Iterator[Database]:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[VectorStore]:
-    vector_store = VectorStore.from_settings(settings)
+    vector_store = open_store(settings)
     yield vector_store
     vector_store.close()

@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 
 from app.main import create_app
 from app.services import Services
-from enclave.cli import main
+from cli.main import main
 from enclave.db import Database, Document, Job, JobKind
 from enclave.db.documents import DocumentRepository
 from enclave.db.migrate import upgrade
@@ -258,7 +258,7 @@ def test_acl_groups_hold_on_the_api(
     settings: Settings, embedder: Embedder, folder: Path, database: Database
 ) -> None:
     """Through the service with keys: a caller outside the folder's groups never sees it."""
-    from app.security.keys import create_key
+    from enclave.access.keys import create_key
 
     secured = settings.model_copy(update={"auth": "on", "min_relevance": -1.0})
     upgrade(secured.database_url)

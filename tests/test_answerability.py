@@ -15,7 +15,7 @@ from app.generation import GenerationOptions, Generator
 from app.retrieval import Retriever
 from enclave.embedder import Embedder
 from enclave.settings import Settings
-from enclave.vectorstore import Hit, VectorStore
+from enclave.vectorstore import Hit, open_store
 from tests.conftest import SAMPLES, index_folder, make_settings
 from tests.sample_questions import SAMPLE_QUESTIONS
 
@@ -50,7 +50,7 @@ def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> I
     shutil.copytree(SAMPLES, root / "samples", ignore=shutil.ignore_patterns("*.py"))
     settings = make_settings(root / "var")
     index_folder(settings, embedder, Path(root / "samples"))
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     yield Retriever(embedder, store)
     store.close()
 

@@ -14,7 +14,7 @@ from app.conversation import Turn
 from app.generation import GenerationOptions, Generator
 from app.prompting import passage_budget, passage_cost
 from enclave.embedder import Embedder
-from enclave.vectorstore import ChunkRecord, Hit, SearchMode, VectorStore
+from enclave.vectorstore import ChunkRecord, Hit, SearchMode, VectorStore, open_store
 from ingest.chunking import split_to_budget
 from tests.conftest import make_settings
 
@@ -39,7 +39,7 @@ def store(
     tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, pieces: list[str]
 ) -> Iterator[VectorStore]:
     settings = make_settings(tmp_path_factory.mktemp("context") / "var")
-    vector_store = VectorStore.from_settings(settings)
+    vector_store = open_store(settings)
     vector_store.ensure_collection(embedder.dimension)
     chunks = [
         ChunkRecord("policy", n, text, "Expense policy", "/docs/policy.txt", None, "", "txt")

@@ -21,7 +21,7 @@ from app.services import Services
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError
-from enclave.vectorstore import VectorStore
+from enclave.vectorstore import open_store
 from tests.conftest import SAMPLES, index_folder, tiny_model_settings
 from tests.sample_questions import SAMPLE_QUESTIONS
 
@@ -557,10 +557,10 @@ def test_app_builds_and_closes_its_own_services(tmp_path: Path, tiny_gguf: Path)
         assert response.status_code == 200 and response.json()["results"] == []
         # While the app runs it holds the embedded store's folder...
         with pytest.raises(ConfigurationError):
-            VectorStore.from_settings(settings)
+            open_store(settings)
 
     # ...and shutting down released it.
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     try:
         assert store.ping()
     finally:

@@ -17,8 +17,8 @@ from litestar.testing import TestClient
 
 from app.main import create_app
 from app.security.bounds import MAX_JSON_DEPTH, json_depth_exceeds
-from app.security.keys import create_key
 from app.services import Services
+from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
@@ -327,3 +327,13 @@ def test_the_depth_scan_ignores_brackets_in_strings() -> None:
 def test_very_long_query_strings_are_a_4xx(world: World, path: str) -> None:
     response = world.client.get(path, params={"q": "x" * 60_000}, headers=world.root)
     assert response.status_code == 414, (path, response.status_code, response.text[:200])
+
+
+def test_host_names_are_compared_without_their_port() -> None:
+    from app.security.hosts import allowed, host_name
+
+    assert host_name("[::1]:8000") == "::1" and host_name("LocalHost:8000") == "localhost"
+    assert host_name("127.0.0.1") == "127.0.0.1" and host_name("::1") == "::1"
+    assert allowed("kb.example.com", ["*.example.com"]) and not allowed("example.org", ["x"])
+    assert allowed("::1", ["[::1]"]) and allowed("anything", ["*"])
+    assert not allowed("evil-example.com", ["*.example.com"])

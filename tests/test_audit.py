@@ -25,10 +25,10 @@ from sqlalchemy import text
 
 from app.generation import Generator
 from app.main import create_app
-from app.security.audit import AuditRecorder
-from app.security.keys import create_key
 from app.services import Services
-from enclave.cli import main
+from cli.main import main
+from enclave.access.audit import AuditRecorder
+from enclave.access.keys import create_key
 from enclave.db import AuditEvent, Database
 from enclave.db.audit import AuditRepository
 from enclave.db.migrate import upgrade

@@ -15,9 +15,9 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from app.main import create_app
-from app.security.keys import KeyVerifier, create_key, parse_duration
 from app.services import Services
-from enclave.cli import main
+from cli.main import main
+from enclave.access.keys import KeyVerifier, create_key, parse_duration
 from enclave.db import Database, Document
 from enclave.db.documents import DocumentFilter, DocumentRepository
 from enclave.db.keys import KeyRepository

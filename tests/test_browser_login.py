@@ -16,8 +16,8 @@ pw = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from app.main import create_app  # noqa: E402
-from app.security.users import create_user  # noqa: E402
 from app.services import Services  # noqa: E402
+from enclave.access.users import create_user  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from tests.browsers import MARKS, copy_samples, drop_file, page_settings, screenshot  # noqa: E402
 from tests.conftest import index_folder  # noqa: E402

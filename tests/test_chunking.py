@@ -6,7 +6,7 @@ from pathlib import Path
 
 from enclave.embedder import Embedder
 from ingest.chunking import chunk_document, split_to_budget
-from ingest.parsing import document_title, parse_file
+from ingest.parsers import document_title, parse_file
 
 
 def test_long_section_is_split_within_the_token_bound(tmp_path: Path, embedder: Embedder) -> None:

@@ -13,7 +13,7 @@ from tests.conftest import SAMPLES
 def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "ENCLAVE_DATA_DIR": str(data_dir), **env}
     return subprocess.run(
-        [sys.executable, "-m", "enclave.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         env=environment,

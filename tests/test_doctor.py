@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from enclave.cli import main
+from cli.main import main
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> tuple[int, str]:

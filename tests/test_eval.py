@@ -18,7 +18,7 @@ from app.evaluation.datasets import (
     load_dataset,
     passage_id,
 )
-from enclave.cli import main
+from cli.main import main
 from tests.conftest import SHARED
 
 if TYPE_CHECKING:

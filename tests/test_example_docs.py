@@ -16,7 +16,7 @@ from enclave.embedder import Embedder
 from ingest.chunking import chunk_document
 from ingest.discovery import is_candidate
 from ingest.parse_pool import ParsePool, ParseResult, default_workers
-from ingest.parsing import ParsedPart
+from ingest.parsers import ParsedPart
 from tests.conftest import SHARED
 
 CORPUS = SHARED / "corpus" / "example-docs"

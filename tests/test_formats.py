@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from enclave.embedder import Embedder
-from ingest import parsing
+from ingest import parsers
 from ingest.chunking import chunk_document
 from ingest.discovery import SUPPORTED_SUFFIXES, discover
 from ingest.parse_pool import ParsePool
-from ingest.parsing import NO_TEXT_LAYER, ParsedPart, ParseError, parse_file
+from ingest.parsers import NO_TEXT_LAYER, ParsedPart, ParseError, parse_file
 from tests.conftest import SHARED
 from tests.docs_factory import write_corrupt_pdf, write_docx, write_text_pdf
 
@@ -81,9 +81,9 @@ def without_tool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    parsing.tesseract_available.cache_clear()
+    parsers.tesseract_available.cache_clear()
     yield
-    parsing.tesseract_available.cache_clear()
+    parsers.tesseract_available.cache_clear()
 
 
 # --- office documents -----------------------------------------------------------------------
@@ -556,7 +556,7 @@ def test_size_limit(tmp_path: Path) -> None:
         r"file too large: 0\.00477 MB \(limit 0\.000954 MB\)",
         reason_for(tmp_path / "small.txt", max_bytes=1000),
     )
-    assert parsing.DEFAULT_MAX_BYTES == 200 * MIB
+    assert parsers.DEFAULT_MAX_BYTES == 200 * MIB
 
 
 # --- discovery ------------------------------------------------------------------------------

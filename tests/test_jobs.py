@@ -24,7 +24,7 @@ from enclave.db.migrate import downgrade, upgrade
 from enclave.db.models import utcnow
 from enclave.embedder import Embedder
 from enclave.settings import Settings
-from enclave.vectorstore import VectorStore
+from enclave.vectorstore import VectorStore, open_store
 from ingest.pipeline import Ingestor, Outcome
 from ingest.worker import InlineParser, Worker, enqueue_sync, register_source, sync_now
 from tests.conftest import SAMPLES
@@ -133,7 +133,7 @@ def test_resumed_job_skips_recorded_files(
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "enclave.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -189,7 +189,7 @@ def test_worker_killed_mid_job_resumes_to_an_exact_index(
     finally:
         database.dispose()
     settings = Settings(_env_file=None, data_dir=tmp_path / "var", database_url=database_url)  # type: ignore[call-arg]
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     try:
         assert store.chunk_counts() == expected
     finally:
@@ -381,7 +381,7 @@ def test_a_job_reports_failed_or_completed_with_errors_when_files_fail(
     from rich.console import Console
 
     from app.schemas import JobOut
-    from enclave.cli_ingest import FINISHED, merged_json, print_jobs
+    from cli.ingest import FINISHED, merged_json, print_jobs
 
     alone, both, mixed = (tmp_path / name for name in ("alone", "both", "mixed"))
     write_corrupt_pdf(alone / "broken.pdf")

@@ -18,8 +18,8 @@ import pytest
 from litestar.testing import TestClient
 
 from app.main import create_app
-from app.security.keys import create_key
 from app.services import Services
+from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
@@ -89,9 +89,9 @@ def world(
         folders[name] = folder
     upgrade(settings.database_url)
     database = Database.from_settings(settings)
-    from enclave.vectorstore import VectorStore
+    from enclave.vectorstore import open_store
 
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     try:
         worker = Worker(database, Ingestor.from_settings(settings, database, store, embedder))
         for name, folder in folders.items():

@@ -15,8 +15,8 @@ import pytest
 from litestar.testing import TestClient
 
 from app.main import HERE, create_app
-from app.security.keys import create_key
 from app.services import Services
+from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder

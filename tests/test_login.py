@@ -21,12 +21,12 @@ from litestar.testing import TestClient
 from sqlalchemy import select, text, update
 
 from app.main import create_app
-from app.security.keys import create_key
 from app.security.sessions import COOKIE, LoginThrottle, Sessions, token_hash
-from app.security.users import create_user, disable_user, set_password, verify_password
 from app.services import Services
 from app.web.login import WRONG, safe_next
-from enclave.cli import main
+from cli.main import main
+from enclave.access.keys import create_key
+from enclave.access.users import create_user, disable_user, set_password, verify_password
 from enclave.db import AuditEvent, Database, LoginSession
 from enclave.db.migrate import upgrade
 from enclave.db.models import utcnow
@@ -216,9 +216,9 @@ def site(
     )
     upgrade(settings.database_url)
     database = Database.from_settings(settings)
-    from enclave.vectorstore import VectorStore
+    from enclave.vectorstore import open_store
 
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     ids: dict[str, str] = {}
     try:
         worker = Worker(database, Ingestor.from_settings(settings, database, store, embedder))

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from app.main import create_app
-from app.security.keys import create_key
 from app.security.limits import CSP
 from app.services import Services
-from enclave.cli import main
+from cli.main import main
+from enclave.access.keys import create_key
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from tests.browsers import CHROMIUM, launch_chromium

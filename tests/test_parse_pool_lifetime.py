@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ingest.parse_pool import ParsePool
-from ingest.parsing import ParsedPart, parse_file
+from ingest.parsers import ParsedPart, parse_file
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -19,8 +19,8 @@ from sqlalchemy import text
 from app.context import Passage
 from app.main import create_app
 from app.prompting import SYSTEM_PROMPT, build_messages
-from app.security.keys import create_key
 from app.services import Services
+from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.embedder import Embedder
 from enclave.vectorstore.records import Hit
@@ -75,11 +75,11 @@ def world(
         llm_max_tokens=8,
     )
     from enclave.db.migrate import upgrade
-    from enclave.vectorstore import VectorStore
+    from enclave.vectorstore import open_store
 
     upgrade(settings.database_url)
     database = Database.from_settings(settings)
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     try:
         worker = Worker(database, Ingestor.from_settings(settings, database, store, embedder))
         for group, name, body in (("hr", "register.md", HR_TEXT), ("eng", "note.md", INJECTION)):

@@ -12,7 +12,7 @@ from app.rerank import Reranker
 from app.retrieval import Retriever
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError
-from enclave.vectorstore import ChunkRecord, SearchMode, VectorStore
+from enclave.vectorstore import ChunkRecord, SearchMode, VectorStore, open_store
 from tests.conftest import make_settings
 
 TEXTS = [
@@ -40,7 +40,7 @@ def cross_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path, embedder: Embedder) -> Iterator[VectorStore]:
-    vector_store = VectorStore.from_settings(make_settings(tmp_path / "var"))
+    vector_store = open_store(make_settings(tmp_path / "var"))
     vector_store.ensure_collection(embedder.dimension)
     records = [
         ChunkRecord(f"doc-{i}", 0, text, f"Doc {i}", "set", None, "", "txt")

@@ -21,8 +21,8 @@ from schemathesis.checks import (
 from schemathesis.core.failures import FailureGroup
 
 from app.main import create_app
-from app.security.keys import create_key
 from app.services import Services
+from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder

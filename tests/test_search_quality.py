@@ -8,7 +8,7 @@ import pytest
 
 from app.retrieval import Retriever
 from enclave.embedder import Embedder
-from enclave.vectorstore import VectorStore
+from enclave.vectorstore import open_store
 from tests.conftest import SAMPLES, index_folder, make_settings
 from tests.sample_questions import SAMPLE_QUESTIONS
 
@@ -19,7 +19,7 @@ def retriever(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> I
     shutil.copytree(SAMPLES, root / "samples", ignore=shutil.ignore_patterns("*.py"))
     settings = make_settings(root / "var")
     index_folder(settings, embedder, root / "samples")
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     yield Retriever(embedder, store)
     store.close()
 

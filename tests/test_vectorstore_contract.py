@@ -14,7 +14,7 @@ import pytest
 
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
-from enclave.vectorstore import ChunkRecord, SearchFilter, SearchMode, VectorStore
+from enclave.vectorstore import ChunkRecord, SearchFilter, SearchMode, VectorStore, open_store
 from enclave.vectorstore.lexical import encode_document, encode_query, terms
 from tests.conftest import make_settings
 
@@ -57,7 +57,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def filled(tmp_path: Path, backend: str, embedder: Embedder) -> Iterator[VectorStore]:
-    store = VectorStore.from_settings(backend_settings(tmp_path, backend))
+    store = open_store(backend_settings(tmp_path, backend))
     store.ensure_collection(embedder.dimension)
     chunks = records()
     store.upsert(chunks, embedder.embed_documents([f"{c.title}\n{c.text}" for c in chunks]))
@@ -161,7 +161,7 @@ def test_tied_hits_come_back_in_one_fixed_order(
     tmp_path: Path, backend: str, embedder: Embedder, mode: SearchMode
 ) -> None:
     """Copies of one text tie exactly; they come back in the same order on every call."""
-    store = VectorStore.from_settings(backend_settings(tmp_path, backend))
+    store = open_store(backend_settings(tmp_path, backend))
     try:
         store.ensure_collection(embedder.dimension)
         ids = ["p-c", "p-a", "p-d", "p-b"]
@@ -179,7 +179,7 @@ def test_tied_hits_come_back_in_one_fixed_order(
 def test_fused_ties_are_broken_by_cosine(tmp_path: Path, backend: str) -> None:
     """A is first by meaning and second by words, B the reverse: equal fused scores. The
     one closer in meaning comes first, every time."""
-    store = VectorStore.from_settings(backend_settings(tmp_path, backend))
+    store = open_store(backend_settings(tmp_path, backend))
     try:
         store.ensure_collection(4)
         a = ChunkRecord("a", 0, "alpha beta", "A", "set", None, "", "txt")
@@ -201,12 +201,12 @@ def test_fetch_returns_neighbours_in_order(filled: VectorStore) -> None:
 
 def test_reopened_store_keeps_its_points(tmp_path: Path, backend: str, embedder: Embedder) -> None:
     settings = backend_settings(tmp_path, backend)
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     store.ensure_collection(embedder.dimension)
     chunks = records()
     store.upsert(chunks, embedder.embed_documents([c.text for c in chunks]))
     store.close()
-    again = VectorStore.from_settings(settings)
+    again = open_store(settings)
     try:
         again.ensure_collection(embedder.dimension)
         assert again.count() == len(chunks)
@@ -217,10 +217,10 @@ def test_reopened_store_keeps_its_points(tmp_path: Path, backend: str, embedder:
 
 def test_a_store_built_for_another_embedder_is_refused(tmp_path: Path, backend: str) -> None:
     settings = backend_settings(tmp_path, backend)
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     store.ensure_collection(8)
     store.close()
-    again = VectorStore.from_settings(settings)
+    again = open_store(settings)
     try:
         with pytest.raises(ConfigurationError, match="another embedding model"):
             again.ensure_collection(384)
@@ -230,16 +230,16 @@ def test_a_store_built_for_another_embedder_is_refused(tmp_path: Path, backend: 
 
 def test_a_second_process_is_told_the_store_is_in_use(tmp_path: Path, backend: str) -> None:
     settings = backend_settings(tmp_path, backend)
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     store.ensure_collection(8)
     code = textwrap.dedent(f"""
         import sys
         from enclave.settings import Settings
-        from enclave.vectorstore import StoreInUse, VectorStore
+        from enclave.vectorstore import StoreInUse, open_store
 
         s = Settings(data_dir={str(settings.data_dir)!r}, embedded_store={backend!r})
         try:
-            VectorStore.from_settings(s)
+            open_store(s)
         except StoreInUse as error:
             print("in use:", error)
             sys.exit(3)

@@ -34,8 +34,8 @@ from app.library import (
 from app.schemas import DocumentList, DocumentOut, ReindexOut, UploadOut
 from app.security import Principal, requires
 from app.security.audit import note
-from app.security.principal import AccessDenied
 from app.validation import MAX_OFFSET
+from enclave.access.principal import AccessDenied
 from enclave.db import Document, DocumentStatus
 from enclave.db.documents import DocumentFilter
 

@@ -23,7 +23,7 @@ from app.rerank import Reranker
 from app.retrieval import Retriever
 from enclave.embedder import Embedder
 from enclave.settings import Settings
-from enclave.vectorstore import ChunkRecord, Hit, SearchMode, VectorStore, lexical
+from enclave.vectorstore import ChunkRecord, Hit, SearchMode, VectorStore, lexical, open_store
 from ingest.chunking import chunk_document
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ def evaluate(
     embedder = embedder or Embedder.from_settings(settings)
     chunks = passage_chunks(dataset, embedder, min(settings.chunk_max_tokens, embedder.max_tokens))
     store_settings = eval_settings(settings, dataset, fingerprint(settings, chunks))
-    store = VectorStore.from_settings(store_settings)
+    store = open_store(store_settings)
     try:
         index = index_dataset(chunks, store, embedder, reindex=reindex, progress=progress)
         retriever = Retriever(embedder, store, mode, Reranker.from_settings(settings))

@@ -37,9 +37,9 @@ from litestar.response import Redirect
 from litestar.types import Guard
 from litestar.utils.scope.state import ScopeState
 
-from app.security.keys import KeyVerifier
-from app.security.principal import ANONYMOUS, SCOPES, Principal, check_group_names
 from app.security.sessions import COOKIE, SAFE_METHODS, SessionAuth, Sessions, expired_cookie
+from enclave.access.keys import KeyVerifier
+from enclave.access.principal import ANONYMOUS, SCOPES, Principal, check_group_names
 from enclave.settings import Scope, Settings
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="enclave"'}

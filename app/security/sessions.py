@@ -33,8 +33,8 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from app.security.principal import Principal
-from app.security.users import principal_of
+from enclave.access.principal import Principal
+from enclave.access.users import principal_of
 from enclave.db import Database, LoginSession
 from enclave.db.models import utcnow
 from enclave.db.users import UserRepository

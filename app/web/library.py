@@ -16,8 +16,8 @@ from litestar.response import Redirect, Template
 from app.api.documents import UPLOAD_BODY_LIMIT, UPLOAD_ERRORS, UploadForm
 from app.library import CannotReindex, IncomingFile, Library, UploadRejected
 from app.security import Principal, requires
-from app.security.principal import AccessDenied
 from app.web.views import human_size, sources_by_id, when
+from enclave.access.principal import AccessDenied
 from enclave.db import DocumentStatus
 from enclave.db.documents import DocumentFilter
 

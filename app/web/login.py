@@ -31,8 +31,8 @@ from app.security.sessions import (
     expired_cookie,
     is_https,
 )
-from app.security.users import normal_name, verify_password
 from app.services import Services
+from enclave.access.users import normal_name, verify_password
 from enclave.settings import Settings
 
 WRONG = "Wrong user name or password."

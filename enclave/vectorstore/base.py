@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from enclave.embedder import Vectors
-from enclave.settings import Settings
 from enclave.vectorstore import lexical
 from enclave.vectorstore.query import SearchFilter, SearchMode
 from enclave.vectorstore.records import ChunkRecord, Hit, point_id
@@ -62,22 +61,6 @@ class VectorStore(ABC):
     collection: str
     # True for stores in this process's files (one process at a time may open them).
     embedded: bool
-
-    @staticmethod
-    def from_settings(settings: Settings) -> "VectorStore":
-        """The one way to build the store: a server when ENCLAVE_QDRANT_URL is set, else the
-        embedded engine chosen by ENCLAVE_EMBEDDED_STORE."""
-        if settings.qdrant_url:
-            from enclave.vectorstore.qdrant import QdrantStore
-
-            return QdrantStore.connect(settings)
-        if settings.embedded_store == "edge":
-            from enclave.vectorstore.edge import EdgeStore
-
-            return EdgeStore.open(settings)
-        from enclave.vectorstore.qdrant import QdrantStore
-
-        return QdrantStore.open_local(settings)
 
     # -- what backends implement -------------------------------------------------------
 

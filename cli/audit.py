@@ -10,7 +10,7 @@ from typing import IO, Any
 import click
 from rich.console import Console
 
-from enclave.cli_common import open_database
+from cli.common import open_database
 from enclave.db import AuditEvent
 from enclave.settings import Settings
 
@@ -94,7 +94,7 @@ def export(settings: Settings, since: str | None, fmt: str, output: Path | None)
 @click.pass_obj
 def purge(settings: Settings) -> None:
     """Delete events older than ENCLAVE_AUDIT_RETENTION_DAYS (the service does so daily)."""
-    from app.security.audit import AuditRecorder
+    from enclave.access.audit import AuditRecorder
 
     database = open_database(settings)
     try:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.security.principal import ALL_GROUPS, SCOPES, Principal, check_group_names
+from enclave.access.principal import ALL_GROUPS, SCOPES, Principal, check_group_names
 from enclave.db import ApiKey, Database
 from enclave.db.keys import KeyRepository
 from enclave.db.models import utcnow

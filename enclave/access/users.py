@@ -1,6 +1,6 @@
 """Local users: people who sign in with a name and password on the login page (sites without
 SSO). Passwords are stored as salted scrypt digests, with the same parameters as API keys
-(`app.security.keys.digest`); `enclave users …` manages them.
+(`enclave.access.keys.digest`); `enclave users …` manages them.
 """
 
 import hmac
@@ -9,8 +9,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.security.keys import check_scopes, digest
-from app.security.principal import ALL_GROUPS, Principal, check_group_names
+from enclave.access.keys import check_scopes, digest
+from enclave.access.principal import ALL_GROUPS, Principal, check_group_names
 from enclave.db import Database, User
 from enclave.db.users import UserRepository
 

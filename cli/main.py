@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 import enclave  # noqa: F401  (offline switches first)
-from enclave.cli_audit import audit_command
-from enclave.cli_doctor import doctor_command
-from enclave.cli_eval import eval_command
-from enclave.cli_keys import keys_command
-from enclave.cli_users import users_command
+from cli.audit import audit_command
+from cli.doctor import doctor_command
+from cli.eval import eval_command
+from cli.keys import keys_command
+from cli.users import users_command
 from enclave.settings import ConfigurationError, Settings
 
 console = Console(stderr=True)
@@ -109,7 +109,7 @@ def ingest(
 
     If `enclave serve` is running on the same data directory, its worker runs the job.
     """
-    from enclave.cli_ingest import merged_json, print_summary, run_ingest
+    from cli.ingest import merged_json, print_summary, run_ingest
     from enclave.groups import check_group_names
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -156,7 +156,7 @@ def ingest(
 def worker(settings: Settings, once: bool) -> None:
     """Run ingestion jobs from the queue (several may run against PostgreSQL and a Qdrant
     server; the embedded store allows one process)."""
-    from enclave.cli_ingest import run_worker
+    from cli.ingest import run_worker
 
     try:
         _migrate(settings)
@@ -170,7 +170,7 @@ def worker(settings: Settings, once: bool) -> None:
 @click.pass_obj
 def jobs(settings: Settings, limit: int) -> None:
     """List recent ingestion jobs with their progress."""
-    from enclave.cli_ingest import print_jobs
+    from cli.ingest import print_jobs
 
     _migrate(settings)
     print_jobs(settings, Console(), limit)
@@ -217,10 +217,10 @@ def search(settings: Settings, query: str, k: int | None, mode: str | None) -> N
     """Print the passages best matching QUERY."""
     from app.retrieval import Retriever
     from enclave.embedder import Embedder
-    from enclave.vectorstore import SearchMode, VectorStore
+    from enclave.vectorstore import SearchMode, open_store
 
     try:
-        store = VectorStore.from_settings(settings)
+        store = open_store(settings)
         embedder = Embedder.from_settings(settings)
     except ConfigurationError as error:
         _fail(error)

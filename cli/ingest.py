@@ -22,7 +22,7 @@ from enclave.db import Database, Job, JobStatus
 from enclave.db.jobs import JobRepository, SourceConflict
 from enclave.embedder import Embedder
 from enclave.settings import Settings
-from enclave.vectorstore import StoreInUse, VectorStore
+from enclave.vectorstore import StoreInUse, open_store
 from ingest.pipeline import FileResult, Ingestor, Outcome
 from ingest.worker import (
     JobReport,
@@ -45,7 +45,7 @@ STATUS_CAPTION = (
 @contextmanager
 def open_worker(settings: Settings, database: Database, console: Console) -> Iterator[Worker]:
     """A worker over the configured store; raises StoreInUse when the service holds it."""
-    store = VectorStore.from_settings(settings)
+    store = open_store(settings)
     try:
         # The pool starts its fork server (seconds of parser imports) while the model loads.
         with open_parse_pool(settings, warm=True) as parser:

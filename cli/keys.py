@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 from rich.console import Console
 
-from enclave.cli_common import Row, open_database, print_rows, split_list, when
+from cli.common import Row, open_database, print_rows, split_list, when
 from enclave.settings import Settings
 
 console = Console(stderr=True)
@@ -37,8 +37,8 @@ def keys_command() -> None:
 @click.pass_obj
 def create(settings: Settings, name: str, groups: str, scopes: str, expires: str | None) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    from app.security.audit import record_command
-    from app.security.keys import create_key, parse_duration
+    from enclave.access.audit import record_command
+    from enclave.access.keys import create_key, parse_duration
 
     try:
         lifetime = parse_duration(expires) if expires else None
@@ -68,7 +68,7 @@ def create(settings: Settings, name: str, groups: str, scopes: str, expires: str
 @click.pass_obj
 def list_keys(settings: Settings, as_json: bool) -> None:
     """List keys (never the keys themselves: their prefix, groups, scopes and state)."""
-    from app.security.keys import key_state
+    from enclave.access.keys import key_state
     from enclave.db.keys import KeyRepository
 
     database = open_database(settings)
@@ -99,7 +99,7 @@ def list_keys(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def revoke(settings: Settings, key: str) -> None:
     """Revoke KEY (its name or prefix): it stops working at once."""
-    from app.security.audit import record_command
+    from enclave.access.audit import record_command
     from enclave.db.keys import KeyRepository
 
     database = open_database(settings)

@@ -12,7 +12,7 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
-from enclave.cli_common import Row, open_database, print_rows, split_list, when
+from cli.common import Row, open_database, print_rows, split_list, when
 from enclave.settings import Settings
 
 console = Console(stderr=True)
@@ -60,8 +60,8 @@ def users_command() -> None:
 @click.pass_obj
 def create(settings: Settings, name: str, groups: str, scopes: str, password_stdin: bool) -> None:
     """Create the user NAME (at least 12 characters of password)."""
-    from app.security.audit import record_command
-    from app.security.users import check_password, check_username, create_user
+    from enclave.access.audit import record_command
+    from enclave.access.users import check_password, check_username, create_user
 
     try:
         check_username(name)
@@ -88,7 +88,7 @@ def create(settings: Settings, name: str, groups: str, scopes: str, password_std
 @click.pass_obj
 def list_users(settings: Settings, as_json: bool) -> None:
     """List users with their groups, scopes, state and last sign-in."""
-    from app.security.users import user_state
+    from enclave.access.users import user_state
     from enclave.db.users import UserRepository
 
     database = open_database(settings)
@@ -115,8 +115,8 @@ def list_users(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def disable(settings: Settings, name: str) -> None:
     """Disable NAME: they cannot sign in, and their open sessions end at once."""
-    from app.security.audit import record_command
-    from app.security.users import disable_user
+    from enclave.access.audit import record_command
+    from enclave.access.users import disable_user
 
     database = open_database(settings)
     try:
@@ -138,8 +138,8 @@ def disable(settings: Settings, name: str) -> None:
 @click.pass_obj
 def passwd(settings: Settings, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME (their open sessions end)."""
-    from app.security.audit import record_command
-    from app.security.users import check_password, set_password
+    from enclave.access.audit import record_command
+    from enclave.access.users import check_password, set_password
 
     try:
         password = check_password(_password(password_stdin))
