@@ -34,7 +34,7 @@ help:
 	@echo "make run      install, ingest samples/ and serve http://127.0.0.1:8000"
 	@echo "make test     install, then run the whole test suite (what CI runs)"
 	@echo "make install  create $(VENV) and install Enclave (a no-op when up to date)"
-	@echo "make lint     ruff and mypy"
+	@echo "make lint     ruff, mypy and the layers contract (lint-imports)"
 	@echo "make bench    ingest and answer-latency benchmarks"
 
 install: $(STAMP)
@@ -113,6 +113,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layers contract in pyproject.toml
 
 bench: install
 	$(BIN)/python bench/ingest.py

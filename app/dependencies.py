@@ -3,8 +3,8 @@
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from app.answers import AnswerService
-from app.generation import Generator
+from app.answering.answers import AnswerService
+from app.answering.generation import Generator
 from app.library import Library
 from app.security import provide_principal
 from app.services import Services

@@ -11,13 +11,13 @@ from typing import IO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.source_paths import SourcePaths
+from app.answering.source_paths import SourcePaths
 from enclave.db import Database, Document, Job, Source
 from enclave.db.documents import DocumentFilter, DocumentRepository, in_groups
 from enclave.db.jobs import JobRepository, SourceRepository
+from enclave.index import DocumentIndex
+from enclave.queue import enqueue_reindex, enqueue_upload
 from enclave.settings import Settings
-from ingest.pipeline import Ingestor
-from ingest.worker import enqueue_reindex, enqueue_upload
 
 UPLOAD_SOURCE = "uploads"
 # Restricted callers' own upload sources live in uploads/_groups/<groups>/<name>: `_` never
@@ -112,7 +112,7 @@ class Library:
         self,
         settings: Settings,
         database: Database,
-        ingestor: Ingestor,
+        ingestor: DocumentIndex,
         paths: SourcePaths | None = None,
     ) -> None:
         self.settings = settings

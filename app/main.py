@@ -12,6 +12,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
+from app.answering.generation import GeneratorBusy
 from app.api.ask import AskController
 from app.api.audit import AuditController
 from app.api.documents import DocumentController
@@ -21,7 +22,6 @@ from app.api.jobs import JobController
 from app.api.openai_compat import OpenAIController
 from app.api.search import SearchController
 from app.dependencies import DEPENDENCIES
-from app.generation import GeneratorBusy
 from app.metrics import PROMETHEUS, MetricsController
 from app.openapi import ErrorResponses, openapi_config
 from app.security import AUTH_MIDDLEWARE

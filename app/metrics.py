@@ -18,5 +18,5 @@ class MetricsController(PrometheusController):
     path = "/metrics"
     guards = [requires("admin")]
     # For Prometheus scrapers, not API clients: text exposition format, kept out of the
-    # OpenAPI schema (so tests/test_schemathesis.py does not see it).
+    # OpenAPI schema (so tests/app/test_schemathesis.py does not see it).
     include_in_schema = False

@@ -34,7 +34,7 @@ from litestar.openapi.spec import (
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
 
-from app.generation import Generator
+from app.answering.generation import Generator
 from app.openai_schemas import ErrorResponse
 from app.security.auth import PUBLIC_PATHS
 from app.security.sessions import SAFE_METHODS

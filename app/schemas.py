@@ -7,10 +7,10 @@ from typing import Annotated, Literal, cast
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 
-from app.answers import Answer, Timing
-from app.citations import Citation, snippet
-from app.conversation import Turn
-from app.filters import FiltersIn
+from app.answering.answers import Answer, Timing
+from app.answering.citations import Citation, snippet
+from app.answering.conversation import Turn
+from app.answering.filters import FiltersIn
 from enclave.db import Document, Job
 from enclave.vectorstore import Hit, SearchMode
 
@@ -208,7 +208,7 @@ class FileErrorOut(msgspec.Struct):
     error: str
 
 
-# enclave.db.JobStatus's values (tests/test_jobs.py checks that they agree).
+# enclave.db.JobStatus's values (tests/ingest/test_jobs.py checks that they agree).
 JobStatusName = Annotated[
     Literal["queued", "running", "succeeded", "completed_with_errors", "failed"],
     msgspec.Meta(

@@ -4,12 +4,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from app.answers import AnswerService
-from app.generation import GenerationOptions, Generator
+from app.answering.answers import AnswerService
+from app.answering.generation import Generator, load_generator
+from app.answering.rerank import Reranker
+from app.answering.retrieval import Retriever
+from app.answering.source_paths import SourcePaths
 from app.library import Library
-from app.rerank import Reranker
-from app.retrieval import Retriever
-from app.source_paths import SourcePaths
 from enclave.db import Database
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
@@ -17,16 +17,6 @@ from enclave.vectorstore import SearchMode, VectorStore, open_store
 from ingest.parse_pool import ParsePool
 from ingest.pipeline import Ingestor
 from ingest.worker import Worker, open_parse_pool
-
-
-def load_generator(settings: Settings) -> Generator:
-    return Generator.load(
-        settings.llm_path(),
-        context_size=settings.llm_context_size,
-        threads=settings.llm_threads,
-        options=GenerationOptions(settings.llm_max_tokens, settings.llm_temperature),
-        queue_size=settings.generation_queue_size,
-    )
 
 
 @dataclass

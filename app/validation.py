@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from litestar.exceptions import ValidationException
 
-from app.conversation import Turn
+from app.answering.conversation import Turn
 from enclave.settings import Settings
 
 

@@ -7,7 +7,7 @@ The services are built with `Services.build` on a temporary data dir (SQLite + e
 Qdrant, real MiniLM), samples/ is ingested by their own worker, and the app is served by
 uvicorn on 127.0.0.1. For each question the passages our service retrieves are fetched with
 the service's own retrieval step (`AnswerService.passages`: search, relevance filter,
-context assembly) and turned into messages with `app.prompting.build_messages`, as
+context assembly) and turned into messages with `app.answering.prompting.build_messages`, as
 `AnswerService.ask_stream` does; the `sources` event of our stream is checked against them.
 The bare path is a second `Llama` loaded from the same GGUF with the same n_ctx / n_threads,
 called with the generation options our generator uses. The two paths run one at a time,
@@ -47,7 +47,7 @@ from bench._common import (  # noqa: E402
 from enclave.db.migrate import upgrade  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from enclave.settings import Settings  # noqa: E402
-from tests.sample_questions import SAMPLE_QUESTIONS  # noqa: E402
+from tests.support.sample_questions import SAMPLE_QUESTIONS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def ask_ours(client: Any, url: str, question: str, expected_sources: list[Any]) 
 
 
 def ask_bare(llm: Any, messages: list[dict[str, str]], options: Any) -> Run:
-    """The same call, loop and token definition as app.generation.Generator.stream."""
+    """The same call, loop and token definition as app.answering.generation.Generator.stream."""
     stamps: list[float] = []
     parts: list[str] = []
     started = time.perf_counter()
@@ -154,8 +154,8 @@ def measure(settings: Settings, questions: list[str]) -> tuple[list[Run], list[R
     import uvicorn
     from llama_cpp import Llama
 
+    from app.answering.prompting import build_messages
     from app.main import create_app
-    from app.prompting import build_messages
     from app.schemas import sources_out
     from app.services import Services
 

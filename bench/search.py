@@ -191,7 +191,7 @@ def main() -> None:
     if not CLAPNQ.is_dir():
         raise SystemExit(f"ClapNQ not found at {CLAPNQ}")
 
-    from app.retrieval import Retriever
+    from app.answering.retrieval import Retriever
     from enclave.embedder import Embedder
     from enclave.vectorstore import SearchMode, open_store
 

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from cli.common import open_database
+from enclave.access.audit import parse_since
 from enclave.db import AuditEvent
 from enclave.settings import Settings
 
@@ -28,16 +29,12 @@ def as_row(event: AuditEvent) -> dict[str, Any]:
     return row
 
 
-def parse_since(text: str | None) -> datetime | None:
-    if not text:
-        return None
+def since_option(text: str | None) -> datetime | None:
+    """`parse_since`, or a usage error saying what is expected."""
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"an ISO 8601 date or time like 2024-01-01, not {text!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_since(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def write_events(events: Any, out: IO[str], fmt: str) -> int:
@@ -75,7 +72,7 @@ def export(settings: Settings, since: str | None, fmt: str, output: Path | None)
     """Write audit events, oldest first, as JSON lines or CSV."""
     from enclave.db.audit import AuditRepository
 
-    moment = parse_since(since)
+    moment = since_option(since)
     database = open_database(settings)
     try:
         with database.session() as session:

@@ -113,8 +113,13 @@ def eval_command(
     README.md). Its passages are indexed into a collection of their own (eval_<name>_<hash
     of the embedder and chunks>), reused by later runs; the main index is never touched.
     """
-    from app.evaluation.datasets import DatasetError, DatasetFormat, describe, load_dataset
-    from app.evaluation.report import (
+    from app.answering.evaluation.datasets import (
+        DatasetError,
+        DatasetFormat,
+        describe,
+        load_dataset,
+    )
+    from app.answering.evaluation.report import (
         BaselineError,
         compare,
         load_baseline,
@@ -124,7 +129,7 @@ def eval_command(
         summarize,
         write_json,
     )
-    from app.evaluation.runner import evaluate
+    from app.answering.evaluation.runner import evaluate
     from enclave.vectorstore import SearchMode
 
     try:

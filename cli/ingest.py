@@ -21,18 +21,11 @@ from rich.table import Table
 from enclave.db import Database, Job, JobStatus
 from enclave.db.jobs import JobRepository, SourceConflict
 from enclave.embedder import Embedder
+from enclave.queue import enqueue_reindex, enqueue_sync, register_source
 from enclave.settings import Settings
 from enclave.vectorstore import StoreInUse, open_store
 from ingest.pipeline import FileResult, Ingestor, Outcome
-from ingest.worker import (
-    JobReport,
-    Worker,
-    enqueue_reindex,
-    enqueue_sync,
-    load_report,
-    open_parse_pool,
-    register_source,
-)
+from ingest.worker import JobReport, Worker, load_report, open_parse_pool
 
 SUMMARY_COLUMNS = ("added", "updated", "unchanged", "deleted", "failed", "chunks")
 FINISHED = tuple(status for status in JobStatus if status.finished)

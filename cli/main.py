@@ -215,7 +215,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
 @click.pass_obj
 def search(settings: Settings, query: str, k: int | None, mode: str | None) -> None:
     """Print the passages best matching QUERY."""
-    from app.retrieval import Retriever
+    from app.answering.retrieval import Retriever
     from enclave.embedder import Embedder
     from enclave.vectorstore import SearchMode, open_store
 
@@ -242,7 +242,7 @@ def search(settings: Settings, query: str, k: int | None, mode: str | None) -> N
 @click.pass_obj
 def ask(settings: Settings, question: str, k: int | None) -> None:
     """Answer QUESTION from the knowledge base, with its sources."""
-    from app.answers import Token
+    from app.answering.answers import Token
     from app.services import Services
 
     try:
@@ -252,7 +252,7 @@ def ask(settings: Settings, question: str, k: int | None) -> None:
         return
 
     async def run() -> None:
-        from app.answers import Done
+        from app.answering.answers import Done
 
         with services.generator.admit():
             async for event in services.answers.ask_stream(question, k or settings.ask_top_k):

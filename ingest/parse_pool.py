@@ -12,6 +12,10 @@ be running torch threads (forking those can deadlock).
 
 The pool's processes die with the process that owns it, even when that one is SIGKILLed (see
 "The owner's death" below): a busy worker and its converters, then the fork server.
+
+Why one module of ~500 lines: the pool, its dispatcher threads, the workers' entry point
+and their watchdog share one protocol (what goes down the pipe, who kills whom); split,
+each half would be unreadable without the other.
 """
 
 import enclave  # noqa: F401, I001  (first: switches the ML libraries offline in every worker)

@@ -8,6 +8,10 @@
 - a file that cannot be read is recorded as failed with its reason, and its old chunks are
   taken out (the index must not answer from a version that no longer exists).
 Jobs (ingest/worker.py) decide which files to pass here and which documents have vanished.
+
+Why one module of ~500 lines: `Ingestor` is one class whose steps (check, prepare, write,
+record, duplicates, attachments) share its state and its invariants about what a query may
+see mid-file; they read best in the order they run.
 """
 
 import hashlib

@@ -6,6 +6,10 @@ source's documents whose files have gone. A heartbeat thread keeps the claim ali
 whose worker dies is claimed again after `stale_after` and resumes where it stopped.
 Because point ids are deterministic and a file's row is updated only after its points are
 written, redoing a half-indexed file leaves exactly its current chunks.
+
+Why one module of ~470 lines: the claim, the heartbeat, the overlap of parsing and
+embedding and the per-file bookkeeping are one loop; the queue itself (register, enqueue)
+is enclave/queue.py and the parsers are ingest/parsers/.
 """
 
 import logging
@@ -24,8 +28,9 @@ from typing import Protocol
 from sqlalchemy import select
 
 from enclave.db import Database, Job, JobFile, JobKind, JobStatus, Source
-from enclave.db.jobs import JobRepository, SourceRepository
+from enclave.db.jobs import JobRepository
 from enclave.db.models import utcnow
+from enclave.queue import enqueue_sync, register_source
 from enclave.settings import Settings
 from ingest.parse_pool import ParsePool, ParseResult
 from ingest.parsers import DEFAULT_MAX_BYTES, ParsedPart, ParseError, parse_file
@@ -448,40 +453,6 @@ def open_parse_pool(settings: Settings, *, warm: bool = False) -> ParsePool:
     if warm:
         pool.warm_up()
     return pool
-
-
-def register_source(
-    database: Database,
-    root: Path,
-    *,
-    name: str | None = None,
-    groups: list[str],
-    include: str = "**/*",
-    exclude: str | None = None,
-) -> Source:
-    with database.session() as session:
-        sources = SourceRepository(session)
-        if name is None:  # an unnamed folder keeps the name it was registered under
-            known = sources.by_root(str(root))
-            name = known.name if known else str(root)
-        return sources.register(name, str(root), groups, include=include, exclude=exclude)
-
-
-def enqueue_sync(database: Database, source: Source) -> str:
-    with database.session() as session:
-        return JobRepository(session).enqueue(source, JobKind.SYNC).id
-
-
-def enqueue_upload(database: Database, source: Source, paths: list[Path]) -> str:
-    with database.session() as session:
-        return JobRepository(session).enqueue(source, JobKind.UPLOAD, [str(p) for p in paths]).id
-
-
-def enqueue_reindex(database: Database, source: Source, paths: list[Path] | None = None) -> str:
-    """Index `paths` (default: the whole source) again, even where nothing changed."""
-    with database.session() as session:
-        job = JobRepository(session).enqueue(source, JobKind.REINDEX, [str(p) for p in paths or []])
-        return job.id
 
 
 def sync_now(

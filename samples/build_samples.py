@@ -13,7 +13,7 @@ SAMPLES_DIR = Path(__file__).resolve().parent
 REPO_ROOT = SAMPLES_DIR.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.docs_factory import write_docx, write_text_pdf  # noqa: E402
+from tests.support.docs_factory import write_docx, write_text_pdf  # noqa: E402
 
 PRODUCT_FAQ_TITLE = "Atlas Ledger – Product FAQ"
 

@@ -4,7 +4,7 @@
 - databases: SQLite in a temporary folder, and a fresh PostgreSQL database per test;
 - Qdrant in local (embedded) mode in a temporary folder;
 - the real all-MiniLM-L6-v2 embedder, loaded once per session;
-- llama.cpp with a tiny random-weight Llama GGUF written by the tests (tests/tiny_gguf.py).
+- llama.cpp with a tiny random-weight Llama GGUF written by the tests (tests/support/tiny_gguf.py).
 """
 
 import os
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.egress_guard import GUARD, EgressGuard
+from tests.support.egress_guard import GUARD, EgressGuard
 
 GUARD.install()
 
@@ -27,13 +27,13 @@ from enclave.db.migrate import upgrade  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from enclave.settings import Settings  # noqa: E402
 from enclave.vectorstore import VectorStore, open_store  # noqa: E402
+from tests.support.paths import ROOT  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
     from ingest.worker import JobReport
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 SHARED = ROOT.parent / "shared"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -50,10 +50,10 @@ def egress_guard() -> EgressGuard:
 
 @pytest.fixture(scope="module")
 def browser() -> "Iterator[Browser]":
-    """Chromium for a module's browser tests (tests/browsers.py). Not for the session:
+    """Chromium for a module's browser tests (tests/support/browsers.py). Not for the session:
     Playwright's sync API holds an event loop open in this thread while it runs, and later
     tests call asyncio.run()."""
-    from tests.browsers import launch_chromium
+    from tests.support.browsers import launch_chromium
 
     with launch_chromium() as launched:
         yield launched
@@ -80,7 +80,7 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="session")
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.tiny_gguf import write_tiny_llama_gguf
+    from tests.support.tiny_gguf import write_tiny_llama_gguf
 
     return write_tiny_llama_gguf(tmp_path_factory.mktemp("models") / "tiny-llama.gguf")
 
@@ -157,13 +157,13 @@ TEST_HOST = "testserver.local"
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Test settings. Authentication is off (the app binds loopback): tests of other
-    features call the API anonymously; tests/test_auth.py and test_leaks.py pass auth="on"."""
+    features call the API anonymously; tests/app/test_auth.py and test_leaks.py pass auth="on"."""
     values: dict[str, object] = {
         "data_dir": data_dir,
         "_env_file": None,
         "auth": "off",
         # Litestar's TestClient sends `Host: testserver.local`; uvicorn-served tests use
-        # 127.0.0.1. The defaults themselves are tested in tests/test_attacks.py.
+        # 127.0.0.1. The defaults themselves are tested in tests/app/test_attacks.py.
         "allowed_hosts": [TEST_HOST, "127.0.0.1", "localhost"],
     }
     values.update(overrides)

@@ -10,9 +10,9 @@ from litestar import Controller, Request, Response, post
 from litestar.openapi import ResponseSpec
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from app.answers import AnswerEvent, AnswerService, Done, Sources, Token
-from app.conversation import Turn
-from app.generation import Admission, Generator
+from app.answering.answers import AnswerEvent, AnswerService, Done, Sources, Token
+from app.answering.conversation import Turn
+from app.answering.generation import Admission, Generator
 from app.schemas import AskRequest, AskResponse, StreamableOperation, sources_out
 from app.security import Principal, requires
 from app.security.audit import generation_settings, note, note_answer, record_start

@@ -11,6 +11,7 @@ from litestar.params import Parameter
 
 from app.security import requires
 from app.services import Services
+from enclave.access.audit import parse_since
 from enclave.db import AuditEvent
 from enclave.db.audit import AuditRepository
 
@@ -46,17 +47,12 @@ class AuditList(msgspec.Struct):
     events: list[AuditEventOut]
 
 
-def parse_since(text: str | None) -> datetime | None:
-    """An ISO 8601 date or time (UTC when no zone is given), or a 400 saying so."""
-    if not text:
-        return None
+def since_param(text: str | None) -> datetime | None:
+    """`parse_since`, or a 400 saying what is expected."""
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationException(
-            f"'since' must be an ISO 8601 date or time, like 2024-01-01, not {text!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_since(text)
+    except ValueError as error:
+        raise ValidationException(f"'since' must be {error}") from None
 
 
 class AuditController(Controller):
@@ -74,7 +70,7 @@ class AuditController(Controller):
     ) -> AuditList:
         """Audit events, oldest first: who searched, asked, uploaded, deleted or changed
         permissions, when, with which documents and outcome. Needs the 'admin' scope."""
-        moment = parse_since(since)
+        moment = since_param(since)
 
         def read() -> list[AuditEventOut]:
             with services.database.session() as session:

@@ -23,9 +23,25 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from app.answers import Abstention, Answer, AnswerEvent, AnswerService, Done, Sources, Token
-from app.conversation import Role, Turn
-from app.generation import Admission, Generator, GeneratorBusy
+from app.answering.answers import (
+    Abstention,
+    Answer,
+    AnswerEvent,
+    AnswerService,
+    Done,
+    Sources,
+    Token,
+)
+from app.answering.conversation import Role, Turn
+from app.answering.generation import Admission, Generator, GeneratorBusy
+from app.api.openai_errors import (
+    OPENAI_ERRORS,
+    OpenAIError,
+    on_busy,
+    on_http_error,
+    on_openai_error,
+    on_unexpected,
+)
 from app.openai_schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -58,24 +74,6 @@ log = logging.getLogger(__name__)
 # their configuration when the model does.
 CHAT_ALIAS = "enclave"
 OWNER = "enclave"
-
-
-class OpenAIError(Exception):
-    """A request error reported in OpenAI's shape."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int = 400,
-        kind: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message, self.status, self.kind, self.param, self.code = (
-            message, status, kind, param, code,
-        )  # fmt: skip
 
 
 # --- models --------------------------------------------------------------------------------
@@ -257,49 +255,6 @@ def _data(value: object) -> ServerSentEventMessage:
     return ServerSentEventMessage(data=msgspec.json.encode(value).decode())
 
 
-# --- errors --------------------------------------------------------------------------------
-
-
-def _error(
-    status: int, message: str, kind: str, param: str | None = None, code: str | None = None
-) -> Response[ErrorResponse]:
-    return Response(ErrorResponse(ErrorDetail(message, kind, param, code)), status_code=status)
-
-
-def _on_openai_error(_: Request[Any, Any, Any], error: OpenAIError) -> Response[ErrorResponse]:
-    return _error(error.status, error.message, error.kind, error.param, error.code)
-
-
-def _on_http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[ErrorResponse]:
-    """Litestar's own errors (body validation, size limits) in OpenAI's shape; the
-    validation details ("Expected `str`, got `int`", and where) are the useful part."""
-    message, param = error.detail, None
-    if isinstance(error.extra, list):
-        found = [e for e in error.extra if isinstance(e, dict) and e.get("message")]
-        if found:
-            keys = [str(e["key"]) for e in found if e.get("key")]
-            message = "; ".join(
-                f"{e['message']} at '{e['key']}'" if e.get("key") else str(e["message"])
-                for e in found
-            )
-            param = keys[0] if keys else None
-    kind = "invalid_request_error" if error.status_code < 500 else "server_error"
-    response = _error(error.status_code, message, kind, param)
-    response.headers.update(error.headers or {})
-    return response
-
-
-def _on_busy(_: Request[Any, Any, Any], busy: GeneratorBusy) -> Response[ErrorResponse]:
-    response = _error(503, str(busy), "server_error", code="model_busy")
-    response.headers["Retry-After"] = str(busy.retry_after)
-    return response
-
-
-def _on_unexpected(_: Request[Any, Any, Any], error: Exception) -> Response[ErrorResponse]:
-    log.exception("OpenAI-compatible request failed", exc_info=error)
-    return _error(500, "The request could not be completed.", "server_error")
-
-
 MODELS_DOC = """The chat model (its GGUF file name without extension) and the embedding model.
 Chat completions also accept the alias 'enclave' for the chat model; any other id
 is answered 404 with code 'model_not_found'."""
@@ -333,21 +288,14 @@ the model reads are refused with 400."""
 # --- the controller ------------------------------------------------------------------------
 
 
-# Errors here have OpenAI's shape ({"error": {...}}), so the schema says so.
-OPENAI_ERRORS = {
-    400: ResponseSpec(ErrorResponse, description="Invalid request.", generate_examples=False),
-    404: ResponseSpec(ErrorResponse, description="Unknown model.", generate_examples=False),
-}
-
-
 class OpenAIController(Controller):
     path = "/v1"
     tags = ["openai"]
     exception_handlers = {
-        OpenAIError: _on_openai_error,
-        HTTPException: _on_http_error,
-        GeneratorBusy: _on_busy,
-        Exception: _on_unexpected,
+        OpenAIError: on_openai_error,
+        HTTPException: on_http_error,
+        GeneratorBusy: on_busy,
+        Exception: on_unexpected,
     }
 
     @get("/models", description=MODELS_DOC)

@@ -5,8 +5,8 @@ from typing import Annotated
 from litestar import Controller, Request, get
 from litestar.params import Parameter
 
-from app.answers import AnswerService
-from app.filters import FiltersIn
+from app.answering.answers import AnswerService
+from app.answering.filters import FiltersIn
 from app.schemas import SearchResponse, SearchResult
 from app.security import Principal, requires
 from app.security.audit import note

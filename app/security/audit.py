@@ -175,7 +175,7 @@ AUDIT_MIDDLEWARE = AuditMiddleware
 
 
 def note_answer(request: Request[Any, Any, Any], answer: Any) -> None:
-    """What an answer read and cited (an app.answers.Answer; untyped to keep this module
+    """What an answer read and cited (an app.answering.answers.Answer; untyped to keep this module
     free of the answer machinery)."""
     cited = [c.document_id for c in answer.citations]
     note(

@@ -10,9 +10,9 @@ from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 from litestar.response import Template
 
-from app.answers import Answer, AnswerService
-from app.filters import FiltersIn
-from app.generation import Generator, GeneratorBusy
+from app.answering.answers import Answer, AnswerService
+from app.answering.filters import FiltersIn
+from app.answering.generation import Generator, GeneratorBusy
 from app.library import Library
 from app.schemas import AskRequest
 from app.security import Principal, requires

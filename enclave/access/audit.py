@@ -9,7 +9,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from enclave.db import AuditEvent, Database
@@ -139,3 +139,15 @@ def record_command(database: Database, settings: Settings, action: str, **detail
     AuditRecorder(database, settings).record(
         actor=f"cli:{user}", actor_name=user, action=action, method="CLI", detail=detail
     )
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """An ISO 8601 date or time (UTC when no zone is given), for `since` filters; a
+    ValueError saying what is expected otherwise."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"an ISO 8601 date or time, like 2024-01-01, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
