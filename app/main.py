@@ -30,6 +30,7 @@ from app.security.auth import SignInRequired, sign_in_redirect
 from app.security.bounds import RequestBounds
 from app.security.hosts import HostCheck
 from app.security.limits import rate_limit, security_headers
+from app.security.routes import PUBLIC
 from app.security.sessions import CSRF_MIDDLEWARE, LoginThrottle, Sessions
 from app.services import Services
 from app.web import PAGES
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             AuditController,
             MetricsController,
             *PAGES,
-            create_static_files_router(path="/static", directories=[HERE / "static"]),
+            create_static_files_router(path="/static", directories=[HERE / "static"], opt=PUBLIC),
         ],
         dependencies=DEPENDENCIES,
         # Outermost first: metrics, the audit record (it sees the caller the auth middleware names),

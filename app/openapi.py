@@ -6,19 +6,18 @@
 - `ErrorResponses`: a plugin that documents, in one place, the refusals every route can give
   before its handler runs: 401 (no or bad credentials, `WWW-Authenticate`), 403 (a scope
   guard, or a browser's cross-site request), 429 (rate limit, `Retry-After`) and, on routes
-  that generate, 503 (the generation queue is full, `Retry-After`). Public paths
-  (app/security/auth.py PUBLIC_PATHS) claim none of them. Under /v1 the bodies have OpenAI's
-  error shape, as app/api/openai_compat.py answers them there.
+  that generate, 503 (the generation queue is full, `Retry-After`). Public routes
+  (marked PUBLIC or SIGN_IN: app/security/routes.py) claim none of them. Under /v1 the
+  bodies have OpenAI's error shape, as app/api/openai_compat.py answers them there.
 """
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any, cast
 
 import msgspec
-from litestar import Request
+from litestar import Request, Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, YamlRenderPlugin
@@ -36,7 +35,7 @@ from litestar.routes import BaseRoute, HTTPRoute
 
 from app.answering.generation import Generator
 from app.openai_schemas import ErrorResponse
-from app.security.auth import PUBLIC_PATHS
+from app.security.routes import PUBLIC, is_public
 from app.security.sessions import SAFE_METHODS
 
 TITLE = "Enclave"
@@ -102,10 +101,6 @@ REFUSALS = {r.status: r for r in (UNAUTHORIZED, FORBIDDEN, RATE_LIMITED, BUSY)}
 # --- which refusals a route can give -----------------------------------------------------------
 
 
-def is_public(path: str) -> bool:
-    return any(re.search(pattern, path) for pattern in PUBLIC_PATHS)
-
-
 def has_scope_guard(handler: HTTPRouteHandler) -> bool:
     """True when a `requires(scope)` guard (app/security/auth.py) applies, on the handler or a
     layer above it. The raw guards are read: resolve_guards() wraps them and hides the name."""
@@ -121,7 +116,7 @@ def generates(handler: HTTPRouteHandler) -> bool:
 
 
 def refusals_for(path: str, handler: HTTPRouteHandler) -> list[Refusal]:
-    if is_public(path):
+    if is_public(handler):
         return []
     found = [UNAUTHORIZED, RATE_LIMITED]
     if has_scope_guard(handler) or not set(handler.http_methods) <= SAFE_METHODS:
@@ -231,6 +226,10 @@ def openapi_config() -> OpenAPIConfig:
         title=TITLE,
         version=VERSION,
         path=SCHEMA_PATH,
+        # The API description is public (app/security/routes.py).
+        openapi_router=Router(
+            path=SCHEMA_PATH, route_handlers=[], opt=PUBLIC, include_in_schema=False
+        ),
         render_plugins=[
             SwaggerPage(),
             JsonRenderPlugin(path="/openapi.json"),

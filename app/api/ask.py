@@ -16,6 +16,7 @@ from app.answering.generation import Admission, Generator
 from app.schemas import AskRequest, AskResponse, StreamableOperation, sources_out
 from app.security import Principal, requires
 from app.security.audit import generation_settings, note, note_answer, record_start
+from app.security.routes import audited
 from app.validation import check_history, check_k, clean_query
 from enclave.settings import Settings
 from enclave.vectorstore import SearchFilter, SearchMode
@@ -35,6 +36,7 @@ class AskController(Controller):
         responses={200: ResponseSpec(AskResponse, description="The answer, or its event stream.")},
         guards=[requires("ask")],
         operation_class=StreamableOperation,
+        opt=audited("ask"),
     )
     async def ask(
         self,

@@ -10,6 +10,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
 from app.security import requires
+from app.security.routes import audited
 from app.services import Services
 from enclave.access.audit import parse_since
 from enclave.db import AuditEvent
@@ -59,7 +60,7 @@ class AuditController(Controller):
     path = "/api/audit"
     tags = ["audit"]
 
-    @get(guards=[requires("admin")])
+    @get(guards=[requires("admin")], opt=audited("audit_read"))
     async def list_events(
         self,
         services: Services,

@@ -34,6 +34,7 @@ from app.library import (
 from app.schemas import DocumentList, DocumentOut, ReindexOut, UploadOut
 from app.security import Principal, requires
 from app.security.audit import note
+from app.security.routes import audited
 from app.validation import MAX_OFFSET
 from enclave.access.principal import AccessDenied
 from enclave.db import Document, DocumentStatus
@@ -133,6 +134,7 @@ class DocumentController(Controller):
         request_max_body_size=UPLOAD_BODY_LIMIT,
         guards=[requires("ingest")],
         exception_handlers=UPLOAD_ERRORS,
+        opt=audited("upload"),
     )
     async def upload(
         self,
@@ -210,6 +212,7 @@ class DocumentController(Controller):
         sync_to_thread=True,
         guards=[requires("ingest")],
         raises=[NotFoundException],
+        opt=audited("delete"),
     )
     def remove(
         self,
@@ -229,6 +232,7 @@ class DocumentController(Controller):
         status_code=202,
         guards=[requires("ingest")],
         raises=[NotFoundException, ClientException],
+        opt=audited("reindex"),
     )
     def reindex(
         self,
@@ -253,6 +257,7 @@ class DocumentController(Controller):
         sync_to_thread=True,
         guards=[requires("admin")],
         raises=[NotFoundException, PermissionDeniedException],
+        opt=audited("permission_change"),
     )
     def change_groups(
         self,

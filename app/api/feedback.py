@@ -12,6 +12,7 @@ from litestar.params import Parameter
 
 from app.library import Library
 from app.security import Principal, requires
+from app.security.routes import audited
 from app.services import Services
 from app.validation import MAX_OFFSET
 from enclave.db import Feedback
@@ -59,7 +60,7 @@ class FeedbackController(Controller):
     path = "/api/feedback"
     tags = ["feedback"]
 
-    @post(status_code=201, sync_to_thread=True, guards=[requires("ask")])
+    @post(status_code=201, sync_to_thread=True, guards=[requires("ask")], opt=audited("feedback"))
     def create(self, services: Services, principal: Principal, data: FeedbackIn) -> FeedbackOut:
         """Rate an answer: `rating` 1 (helpful) or -1 (not), with an optional comment."""
         with services.database.session() as session:

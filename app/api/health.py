@@ -5,6 +5,7 @@ from litestar import Controller, get
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 
+from app.security.routes import PUBLIC
 from app.services import Services
 
 
@@ -17,6 +18,7 @@ class NotReady(msgspec.Struct):
 
 
 class HealthController(Controller):
+    opt = PUBLIC  # probes: no authentication, not audited
     tags = ["health"]
 
     @get("/healthz", sync_to_thread=False)

@@ -64,6 +64,7 @@ from app.openai_schemas import (
 from app.schemas import CitationOut, StreamableOperation
 from app.security import Principal, requires
 from app.security.audit import generation_settings, note, note_answer, record_start
+from app.security.routes import audited
 from app.validation import check_k, clean_query
 from enclave.embedder import Embedder
 from enclave.settings import Settings
@@ -322,6 +323,7 @@ class OpenAIController(Controller):
         },
         guards=[requires("ask")],
         operation_class=StreamableOperation,
+        opt=audited("ask"),
     )
     async def chat_completions(
         self,
@@ -371,6 +373,7 @@ class OpenAIController(Controller):
         description=EMBEDDINGS_DOC,
         responses=OPENAI_ERRORS,
         guards=[requires("search")],
+        opt=audited("embed"),
     )
     async def embeddings(
         self, data: EmbeddingRequest, embedder: Embedder, settings: Settings

@@ -10,6 +10,7 @@ from app.answering.filters import FiltersIn
 from app.schemas import SearchResponse, SearchResult
 from app.security import Principal, requires
 from app.security.audit import note
+from app.security.routes import audited
 from app.validation import check_k, clean_query
 from enclave.settings import Settings
 from enclave.vectorstore import SearchMode
@@ -19,7 +20,7 @@ class SearchController(Controller):
     path = "/api/search"
     tags = ["search"]
 
-    @get(guards=[requires("search")])
+    @get(guards=[requires("search")], opt=audited("search"))
     async def search(
         self,
         request: Request,

@@ -20,7 +20,6 @@ Recording is best effort and off the event loop: a failure is logged, never show
 
 import asyncio
 import logging
-import re
 import time
 from typing import Any, cast
 from urllib.parse import parse_qs
@@ -28,6 +27,7 @@ from urllib.parse import parse_qs
 from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.security.routes import audit_action
 from enclave.access.audit import INCOMPLETE, AuditRecorder
 from enclave.settings import Settings
 
@@ -36,30 +36,6 @@ NOTES = "enclave.audit"  # key of the handler's notes in the ASGI scope
 # Key of the event already stored for this request (`record_start`); present (None until
 # then) while the middleware watches the request.
 EVENT = "enclave.audit.event"
-# Not audited: probes, assets, the API description, and job progress polling.
-SKIP = re.compile(r"^/(healthz|readyz|static/|schema(/|$)|favicon)|^/api/jobs")
-_ACTIONS: list[tuple[str, re.Pattern[str], str]] = [
-    ("GET", re.compile(r"^/api/search$"), "search"),
-    ("POST", re.compile(r"^/api/ask$"), "ask"),
-    ("POST", re.compile(r"^/v1/(chat/)?completions$"), "ask"),
-    ("POST", re.compile(r"^/v1/embeddings$"), "embed"),
-    ("POST", re.compile(r"^/api/documents/?$"), "upload"),
-    ("DELETE", re.compile(r"^/api/documents/[^/]+$"), "delete"),
-    ("PATCH", re.compile(r"^/api/documents/[^/]+$"), "permission_change"),
-    ("POST", re.compile(r"^/(api/documents|library)/[^/]+/reindex$"), "reindex"),
-    ("POST", re.compile(r"^/library/upload$"), "upload"),
-    ("POST", re.compile(r"^/library/[^/]+/delete$"), "delete"),
-    ("POST", re.compile(r"^/api/feedback"), "feedback"),
-    ("GET", re.compile(r"^/api/audit"), "audit_read"),
-    ("GET", re.compile(r"^/$"), "search"),  # the page searches or asks with ?q=
-]
-
-
-def action_of(method: str, path: str) -> str:
-    for wanted, pattern, action in _ACTIONS:
-        if method == wanted and pattern.match(path):
-            return action
-    return "read" if method in ("GET", "HEAD") else "write"
 
 
 def note(request: Request[Any, Any, Any], **details: Any) -> None:
@@ -84,8 +60,9 @@ class AuditMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or SKIP.match(path):
+        # A route says its action, or that it is not audited, on its handler (routes.py).
+        action = audit_action(scope.get("route_handler"), str(scope.get("method", "")))
+        if scope["type"] != "http" or action is None:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -144,7 +121,9 @@ def _event_fields(scope: dict[str, Any]) -> dict[str, Any]:
     return {
         "actor": getattr(user, "id", "-"),
         "actor_name": getattr(user, "name", ""),
-        "action": notes.pop("action", None) or action_of(method, scope.get("path", "")),
+        "action": notes.pop("action", None)
+        or audit_action(scope.get("route_handler"), method)
+        or "write",
         "method": method,
         "path": scope.get("path", ""),
         "query": query,

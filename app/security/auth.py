@@ -37,14 +37,13 @@ from litestar.response import Redirect
 from litestar.types import Guard
 from litestar.utils.scope.state import ScopeState
 
+from app.security.routes import PUBLIC_KEY
 from app.security.sessions import COOKIE, SAFE_METHODS, SessionAuth, Sessions, expired_cookie
 from enclave.access.keys import KeyVerifier
 from enclave.access.principal import ANONYMOUS, SCOPES, Principal, check_group_names
 from enclave.settings import Scope, Settings
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="enclave"'}
-# Open to everyone: probes, assets, the API description.
-PUBLIC_PATHS = [r"^/healthz$", r"^/readyz$", r"^/static/", r"^/schema(/|$)", r"^/log(in|out)$"]
 
 
 def unauthorized(message: str) -> NotAuthorizedException:
@@ -192,7 +191,8 @@ async def _session_user(
     return AuthenticationResult(principal, SessionAuth(token))
 
 
-AUTH_MIDDLEWARE = DefineMiddleware(EnclaveAuth, exclude=PUBLIC_PATHS)
+# Routes marked PUBLIC or SIGN_IN (app/security/routes.py) are open to everyone.
+AUTH_MIDDLEWARE = DefineMiddleware(EnclaveAuth, exclude_from_auth_key=PUBLIC_KEY)
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:

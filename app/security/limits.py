@@ -15,7 +15,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import CacheObject, RateLimitConfig, RateLimitMiddleware
 from litestar.types import Message, Scope
 
-from app.security.auth import PUBLIC_PATHS
+from app.security.routes import PUBLIC_KEY
 from enclave.settings import Settings
 
 # No inline script or style anywhere in the pages (app/templates, app/static), so scripts and
@@ -55,7 +55,7 @@ def rate_limit(settings: Settings) -> DefineMiddleware | None:
         return None
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
-        exclude=PUBLIC_PATHS,
+        exclude_opt_key=PUBLIC_KEY,  # public routes (app/security/routes.py)
         identifier_for_request=caller_id,
         middleware_class=EnclaveRateLimit,
     ).middleware

@@ -16,6 +16,7 @@ from litestar.response import Redirect, Template
 from app.api.documents import UPLOAD_BODY_LIMIT, UPLOAD_ERRORS, UploadForm
 from app.library import CannotReindex, IncomingFile, Library, UploadRejected
 from app.security import Principal, requires
+from app.security.routes import audited
 from app.web.views import human_size, sources_by_id, when
 from enclave.access.principal import AccessDenied
 from enclave.db import DocumentStatus
@@ -96,6 +97,7 @@ class LibraryPage(Controller):
         status_code=303,
         guards=[requires("ingest")],
         exception_handlers=UPLOAD_ERRORS,
+        opt=audited("upload"),
     )
     async def upload(
         self,
@@ -122,6 +124,7 @@ class LibraryPage(Controller):
         sync_to_thread=True,
         status_code=303,
         guards=[requires("ingest")],
+        opt=audited("reindex"),
     )
     def reindex(self, library: Library, principal: Principal, document_id: str) -> Redirect:
         """Index the file again, then follow the job's page."""
@@ -138,6 +141,7 @@ class LibraryPage(Controller):
         sync_to_thread=True,
         status_code=303,
         guards=[requires("ingest")],
+        opt=audited("delete"),
     )
     def delete(self, library: Library, principal: Principal, document_id: str) -> Redirect:
         if not library.delete(document_id, principal.groups):

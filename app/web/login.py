@@ -22,6 +22,7 @@ from litestar.response import Redirect, Template
 
 from app.security.audit import note
 from app.security.auth import check_same_site
+from app.security.routes import SIGN_IN
 from app.security.sessions import (
     COOKIE,
     LOGIN_COOKIE,
@@ -104,6 +105,7 @@ def _form_page(
 
 
 class LoginPage(Controller):
+    opt = SIGN_IN  # open to everyone; sign-ins are audited as such
     include_in_schema = False
 
     @get("/login")

@@ -17,6 +17,7 @@ from app.library import Library
 from app.schemas import AskRequest
 from app.security import Principal, requires
 from app.security.audit import generation_settings, note, note_answer, record_start
+from app.security.routes import audited
 from app.validation import check_k, clean_query
 from app.web.highlight import link_citations
 from app.web.views import facets, file_url, result_views
@@ -45,7 +46,7 @@ def page_filters(
 class SearchPage(Controller):
     include_in_schema = False
 
-    @get("/", guards=[requires("search")])
+    @get("/", guards=[requires("search")], opt=audited("search"))
     async def home(
         self,
         request: Request[Any, Any, Any],
