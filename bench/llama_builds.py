@@ -78,7 +78,8 @@ def measure(site: Path, model: Path, threads: int, rounds: int, cwd: Path) -> di
         cwd=cwd,
     )
     if child.returncode != 0:
-        return {"error": f"{_death(child.returncode)}: {child.stderr.strip()[-300:]}"}
+        last = (child.stderr.strip().splitlines() or [""])[-1]  # the exception's message
+        return {"error": f"{_death(child.returncode)}: {last[:200]}"}
     return dict(json.loads(child.stdout.strip().splitlines()[-1]))
 
 
