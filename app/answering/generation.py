@@ -5,16 +5,21 @@ threads corrupts it, and letting every request wait forever turns a busy minute 
 time-outs for everyone. So requests are admitted up to 1 running + `queue_size` waiting; the
 rest are refused at once (the HTTP layer answers 503 with Retry-After), and the model runs
 on its own thread so the event loop keeps serving searches while it generates.
+
+The model itself sits behind one small interface, `ChatBackend`: `LlamaCppBackend` runs a
+GGUF file in this process; a backend for an OpenAI-compatible llama.cpp server goes beside it
+and is chosen in `load_generator`. `Generator` (admission, the thread, cancellation) is the
+same for every backend.
 """
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from enclave.settings import Settings
 
@@ -65,9 +70,74 @@ class GenerationOptions:
     repeat_penalty: float = 1.15
 
 
-class Generator:
-    def __init__(self, llm: "Llama", options: GenerationOptions, queue_size: int) -> None:
+class ChatBackend(Protocol):
+    """A chat model as the pipeline uses it. Blocking: `Generator` calls it on its thread."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def context_size(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def chat_stream(self, messages: Messages, options: "GenerationOptions") -> Iterator[str]:
+        """The answer's text, piece by piece; closing the iterator stops the generation."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LlamaCppBackend:
+    """A GGUF model run by llama.cpp in this process."""
+
+    def __init__(self, llm: "Llama") -> None:
         self.llm = llm
+
+    @classmethod
+    def load(cls, model_path: Path, *, context_size: int, threads: int) -> "LlamaCppBackend":
+        from llama_cpp import Llama
+
+        # chat_format=None: llama-cpp-python uses the chat template stored in the GGUF.
+        llm = Llama(
+            model_path=str(model_path),
+            n_ctx=context_size,
+            n_threads=threads,
+            verbose=False,
+        )
+        return cls(llm)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.llm.metadata.get("general.name") or Path(self.llm.model_path).stem)
+
+    @property
+    def context_size(self) -> int:
+        return int(self.llm.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def chat_stream(self, messages: Messages, options: "GenerationOptions") -> Iterator[str]:
+        chunks: Any = self.llm.create_chat_completion(
+            messages=cast(Any, list(messages)),
+            stream=True,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            repeat_penalty=options.repeat_penalty,
+        )
+        for chunk in chunks:
+            text = chunk["choices"][0]["delta"].get("content")
+            if text:
+                yield text
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+class Generator:
+    def __init__(self, backend: ChatBackend, options: GenerationOptions, queue_size: int) -> None:
+        self.backend = backend
         self.options = options
         self.capacity = 1 + queue_size
         self._admitted = 0
@@ -84,31 +154,24 @@ class Generator:
         options: GenerationOptions,
         queue_size: int,
     ) -> "Generator":
-        from llama_cpp import Llama
-
-        # chat_format=None: llama-cpp-python uses the chat template stored in the GGUF.
-        llm = Llama(
-            model_path=str(model_path),
-            n_ctx=context_size,
-            n_threads=threads,
-            verbose=False,
-        )
-        return cls(llm, options, queue_size)
+        """llama.cpp in this process on a GGUF file."""
+        backend = LlamaCppBackend.load(model_path, context_size=context_size, threads=threads)
+        return cls(backend, options, queue_size)
 
     @property
     def model_name(self) -> str:
-        return str(self.llm.metadata.get("general.name") or Path(self.llm.model_path).stem)
+        return self.backend.model_name
 
     @property
     def context_size(self) -> int:
-        return int(self.llm.n_ctx())
+        return self.backend.context_size
 
     @property
     def waiting(self) -> int:
         return self._admitted
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return self.backend.count_tokens(text)
 
     def admit(self) -> Admission:
         with self._lock:
@@ -139,23 +202,18 @@ class Generator:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def work() -> None:
+            pieces = self.backend.chat_stream(messages, self.options)
             try:
-                chunks: Any = self.llm.create_chat_completion(
-                    messages=cast(Any, list(messages)),
-                    stream=True,
-                    max_tokens=self.options.max_tokens,
-                    temperature=self.options.temperature,
-                    repeat_penalty=self.options.repeat_penalty,
-                )
-                for chunk in chunks:
+                for text in pieces:
                     if cancelled.is_set():
                         break
-                    text = chunk["choices"][0]["delta"].get("content")
-                    if text:
-                        emit(text)
+                    emit(text)
             except Exception as error:
                 emit(error)
             finally:
+                close = getattr(pieces, "close", None)
+                if close is not None:
+                    close()  # a generator stops the model's stream where it is
                 emit(_END)
 
         future = loop.run_in_executor(self._executor, work)
@@ -172,7 +230,7 @@ class Generator:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-        self.llm.close()
+        self.backend.close()
 
 
 def load_generator(settings: Settings) -> Generator:

@@ -23,6 +23,7 @@ from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError
 from enclave.vectorstore import open_store
 from tests.conftest import SAMPLES, index_folder, tiny_model_settings
+from tests.support.apps import built_services
 from tests.support.sample_questions import SAMPLE_QUESTIONS
 from tests.support.sse import parse_sse
 
@@ -52,9 +53,8 @@ def services(
     report = index_folder(settings, embedder, SAMPLES)
     assert not report.failed, report.as_json()
     assert report.totals()["added"] == 5
-    built = Services.build(settings, embedder=embedder)
-    yield built
-    built.close()
+    with built_services(settings, embedder) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

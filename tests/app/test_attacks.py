@@ -17,13 +17,13 @@ from litestar.testing import TestClient
 
 from app.main import create_app
 from app.security.bounds import MAX_JSON_DEPTH, json_depth_exceeds
-from app.services import Services
 from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 from tests.conftest import SAMPLES, make_settings, tiny_model_settings
+from tests.support.apps import app_client
 
 SALARIES = b"# HR salaries\n\nThe walrus-42 salary band pays 81,300 euros.\n"
 FORGED = b"# HR salaries\n\nEveryone in eng earns double.\n"
@@ -63,18 +63,14 @@ def world(
         }
     finally:
         database.dispose()
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(settings, services=services)) as client:
-            yield World(
-                client,
-                settings,
-                bearer(tokens["hr"]),
-                bearer(tokens["eng"]),
-                bearer(tokens["root"]),
-            )
-    finally:
-        services.close()
+    with app_client(settings, embedder) as client:
+        yield World(
+            client,
+            settings,
+            bearer(tokens["hr"]),
+            bearer(tokens["eng"]),
+            bearer(tokens["root"]),
+        )
 
 
 def upload(
@@ -229,13 +225,8 @@ def open_client(
 ) -> Iterator[TestClient[Any]]:
     tmp = tmp_path_factory.mktemp("auth-off")
     settings = tiny_model_settings(tmp / "var", tiny_gguf, llm_max_tokens=4)
-    upgrade(settings.database_url)
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(settings, services=services)) as client:
-            yield client
-    finally:
-        services.close()
+    with app_client(settings, embedder) as client:
+        yield client
 
 
 CROSS_SITE = [

@@ -36,6 +36,7 @@ from enclave.db.models import utcnow
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 from tests.conftest import index_folder, tiny_model_settings
+from tests.support.apps import built_services
 from tests.support.serving import serving
 from tests.support.sse import iter_events, model_held, parse_sse, wait_until
 
@@ -97,20 +98,19 @@ def world(
             document_id = session.execute(text("SELECT id FROM documents")).scalar_one()
     finally:
         database.dispose()
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(services=services)) as client:
-            yield World(
-                settings,
-                services,
-                client,
-                bearer(admin.token),
-                bearer(reader.token),
-                f"key:{reader.key.id}",
-                document_id,
-            )
-    finally:
-        services.close()
+    with (
+        built_services(settings, embedder) as services,
+        TestClient(create_app(services=services)) as client,
+    ):
+        yield World(
+            settings,
+            services,
+            client,
+            bearer(admin.token),
+            bearer(reader.token),
+            f"key:{reader.key.id}",
+            document_id,
+        )
 
 
 def last(world: World, action: str) -> AuditEvent:
@@ -249,7 +249,7 @@ def test_a_failed_generation_completes_its_event_as_an_error(world: World) -> No
     """A model that cannot run (its thread pool is shut down: every generation raises). The
     stream's reply had begun with 200; its event, stored before generation, ends `error`."""
     running = world.services.generator
-    broken = Generator(running.llm, running.options, queue_size=1)
+    broken = Generator(running.backend, running.options, queue_size=1)
     broken._executor.shutdown()
     services = dataclasses.replace(
         world.services,

@@ -26,6 +26,7 @@ from enclave.db.models import utcnow
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError, Settings
 from tests.conftest import make_settings, tiny_model_settings
+from tests.support.apps import built_services
 from tests.support.serving import serving
 
 # --- keys ----------------------------------------------------------------------------------
@@ -183,10 +184,8 @@ def services(
 ) -> Iterator[Services]:
     tmp = tmp_path_factory.mktemp("auth")
     settings = tiny_model_settings(tmp / "var", tiny_gguf, auth="on", llm_max_tokens=4)
-    upgrade(settings.database_url)
-    built = Services.build(settings, embedder=embedder)
-    yield built
-    built.close()
+    with built_services(settings, embedder) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from app.main import create_app
-from app.services import Services
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 from tests.conftest import tiny_model_settings
+from tests.support.apps import app_client
 
 HANDBOOK = b"# Parking rules\n\nVisitors park on level minus two. Bicycle racks are at gate C.\n"
 
@@ -31,14 +29,9 @@ def app_settings(tmp_path: Path, database_url: str, tiny_gguf: Path) -> Settings
 
 @pytest.fixture
 def client(app_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
-    upgrade(app_settings.database_url)
-    services = Services.build(app_settings, embedder=embedder)
-    try:
-        # The app runs its in-process worker: uploads are ingested in the background.
-        with TestClient(create_app(app_settings, services=services)) as test_client:
-            yield test_client
-    finally:
-        services.close()
+    # The app runs its in-process worker: uploads are ingested in the background.
+    with app_client(app_settings, embedder) as test_client:
+        yield test_client
 
 
 def wait_for_job(client: TestClient, job_id: str) -> dict[str, object]:

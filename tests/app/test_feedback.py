@@ -10,14 +10,12 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy.exc import IntegrityError
 
-from app.main import create_app
-from app.services import Services
 from enclave.db import Database, Feedback
 from enclave.db.feedback import FeedbackRepository
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 from tests.conftest import tiny_model_settings
+from tests.support.apps import app_client
 
 CITATIONS = [
     {"n": 1, "document_id": "d1", "title": "Handbook", "source": "/docs/h.md", "page": None},
@@ -59,13 +57,8 @@ def client(
     settings: Settings = tiny_model_settings(
         tmp / "var", tiny_gguf, database_url=f"sqlite:///{tmp / 'enclave.db'}"
     )
-    upgrade(settings.database_url)
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(services=services)) as test_client:
-            yield test_client
-    finally:
-        services.close()
+    with app_client(settings, embedder) as test_client:
+        yield test_client
 
 
 def test_api_stores_feedback_and_lists_it(client: TestClient[Any]) -> None:

@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from app.main import create_app
-from app.services import Services
 from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.db.migrate import upgrade
@@ -27,6 +25,7 @@ from enclave.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.worker import Worker, sync_now
 from tests.conftest import tiny_model_settings
+from tests.support.apps import app_client
 from tests.support.sse import parse_sse
 
 # Distinctive HR text: what the question asks (the asker's own words may come back to them)
@@ -110,20 +109,16 @@ def world(
     finally:
         store.close()
         database.dispose()
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(services=services)) as client:
-            yield World(
-                client,
-                bearer(tokens["hr"]),
-                bearer(tokens["eng"]),
-                bearer(tokens["root"]),
-                ids["ledger.md"],
-                ids["runbook.md"],
-                ids["canteen.md"],
-            )
-    finally:
-        services.close()
+    with app_client(settings, embedder) as client:
+        yield World(
+            client,
+            bearer(tokens["hr"]),
+            bearer(tokens["eng"]),
+            bearer(tokens["root"]),
+            ids["ledger.md"],
+            ids["runbook.md"],
+            ids["canteen.md"],
+        )
 
 
 def assert_hidden(text: str, world: World) -> None:

@@ -21,6 +21,7 @@ from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from tests.conftest import tiny_model_settings
+from tests.support.apps import built_services
 
 PER_MINUTE = 6
 
@@ -56,13 +57,12 @@ def world(
         tokens = [create_key(database, n, ["*"], ["admin"]).token for n in "12345"]
     finally:
         database.dispose()
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(services=services)) as client:
-            headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
-            yield World(client, *headers, services)
-    finally:
-        services.close()
+    with (
+        built_services(settings, embedder) as services,
+        TestClient(create_app(services=services)) as client,
+    ):
+        headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+        yield World(client, *headers, services)
 
 
 def test_rate_limit_is_per_caller_with_retry_after(world: World) -> None:

@@ -36,6 +36,7 @@ from enclave.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.worker import Worker, sync_now
 from tests.conftest import make_settings, tiny_model_settings
+from tests.support.apps import built_services
 
 PASSWORD = "correct horse battery staple"
 HR_TEXT = "# Quokka Remuneration Ledger\n\nThe ZEBRA-7731 salary band pays 93,450 euros a year.\n"
@@ -241,11 +242,8 @@ def site(
     finally:
         store.close()
         database.dispose()
-    services = Services.build(settings, embedder=embedder)
-    try:
+    with built_services(settings, embedder) as services:
         yield Site(services, settings, ids["hr"], ids["eng"], {"Authorization": f"Bearer {token}"})
-    finally:
-        services.close()
 
 
 @pytest.fixture

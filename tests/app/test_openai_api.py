@@ -20,7 +20,6 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from litestar.testing import TestClient
 
 from app.answering.answers import NOT_FOUND
 from app.answering.generation import Generator
@@ -29,6 +28,7 @@ from app.main import create_app
 from app.services import Services
 from enclave.embedder import Embedder
 from tests.conftest import SAMPLES, index_folder, make_settings, tiny_model_settings
+from tests.support.apps import app_client, built_services, served_app
 from tests.support.serving import serving
 
 pytestmark = pytest.mark.timeout(300)
@@ -91,9 +91,8 @@ def services(
     )
     report = index_folder(settings, embedder, docs)
     assert not report.failed and report.totals()["added"] == 2, report.as_json()
-    built = Services.build(settings, embedder=embedder)
-    yield built
-    built.close()
+    with built_services(settings, embedder) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
@@ -453,14 +452,10 @@ def test_empty_knowledge_base_abstains_without_the_model(
     empty = tmp_path / "empty"
     empty.mkdir()
     index_folder(settings, embedder, empty)
-    services = Services.build(settings, embedder=embedder)
     body = {"model": "enclave", "messages": [user(HOLIDAY)]}
-    try:
-        with TestClient(create_app(services=services)) as test_client:
-            plain = test_client.post("/v1/chat/completions", json=body).json()
-            streamed = test_client.post("/v1/chat/completions", json={**body, "stream": True})
-    finally:
-        services.close()
+    with app_client(settings, embedder) as test_client:
+        plain = test_client.post("/v1/chat/completions", json=body).json()
+        streamed = test_client.post("/v1/chat/completions", json={**body, "stream": True})
 
     assert plain["choices"][0]["message"]["content"] == NOT_FOUND
     assert plain["abstained"] is True and plain["citations"] == []
@@ -485,27 +480,23 @@ def test_shipped_model_answers_through_the_openai_client(
     # Temperature 0: greedy decoding, so the test sees the same answer every run.
     settings = make_settings(tmp_path / "var", llm_temperature=0.0, llm_max_tokens=96)
     index_folder(settings, embedder, tmp_path / "samples")
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with serving(create_app(services=services)) as url, openai_client(url) as oai:
-            assert oai.models.list().data[0].id == "SmolLM2-135M-Instruct.Q4_1"
-            completion = oai.chat.completions.create(
-                model="SmolLM2-135M-Instruct.Q4_1", messages=[user(PASSWORD)]
+    with served_app(settings, embedder) as url, openai_client(url) as oai:
+        assert oai.models.list().data[0].id == "SmolLM2-135M-Instruct.Q4_1"
+        completion = oai.chat.completions.create(
+            model="SmolLM2-135M-Instruct.Q4_1", messages=[user(PASSWORD)]
+        )
+        # An earlier, unrelated turn: the search uses the last user message.
+        chunks = list(
+            oai.chat.completions.create(
+                model="enclave",
+                messages=[
+                    user("How many days of holiday do I get?"),
+                    {"role": "assistant", "content": "You get 30 days of holiday [1]."},
+                    user(PASSWORD),
+                ],
+                stream=True,
             )
-            # An earlier, unrelated turn: the search uses the last user message.
-            chunks = list(
-                oai.chat.completions.create(
-                    model="enclave",
-                    messages=[
-                        user("How many days of holiday do I get?"),
-                        {"role": "assistant", "content": "You get 30 days of holiday [1]."},
-                        user(PASSWORD),
-                    ],
-                    stream=True,
-                )
-            )
-    finally:
-        services.close()
+        )
 
     answer = completion.choices[0].message.content or ""
     print("SmolLM2 answered:", answer)

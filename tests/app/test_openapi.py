@@ -22,9 +22,9 @@ from app.security.limits import CSP
 from app.services import Services
 from cli.main import main
 from enclave.access.keys import create_key
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from tests.conftest import make_settings, tiny_model_settings
+from tests.support.apps import built_services
 from tests.support.browsers import CHROMIUM, launch_chromium
 from tests.support.serving import serving
 
@@ -37,10 +37,8 @@ def services(
 ) -> Iterator[Services]:
     tmp = tmp_path_factory.mktemp("openapi")
     settings = tiny_model_settings(tmp / "var", tiny_gguf, auth="on", llm_max_tokens=4)
-    upgrade(settings.database_url)
-    built = Services.build(settings, embedder=embedder)
-    yield built
-    built.close()
+    with built_services(settings, embedder) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +155,7 @@ def test_the_rate_limit_reply_matches_its_documentation(
     tmp_path: Path, tiny_gguf: Path, embedder: Embedder
 ) -> None:
     settings = tiny_model_settings(tmp_path / "var", tiny_gguf, auth="on", rate_limit_per_minute=1)
-    upgrade(settings.database_url)
-    services = Services.build(settings, embedder=embedder)
-    try:
+    with built_services(settings, embedder) as services:
         token = create_key(services.database, "busy", ["eng"], ["search"]).token
         headers = {"Authorization": f"Bearer {token}"}
         with TestClient(create_app(services=services)) as client:
@@ -171,8 +167,6 @@ def test_the_rate_limit_reply_matches_its_documentation(
             limited = client.get("/api/jobs", headers=headers)
             assert limited.status_code == 429, limited.text
             check_body(schema, "get", "/api/jobs", limited)
-    finally:
-        services.close()
 
 
 # --- the viewer ----------------------------------------------------------------------------
@@ -259,9 +253,7 @@ def test_readiness_fails_with_the_documented_503_when_the_store_is_gone(
     tmp_path: Path, tiny_gguf: Path, embedder: Embedder, schema: dict[str, Any]
 ) -> None:
     settings = tiny_model_settings(tmp_path / "var", tiny_gguf)
-    upgrade(settings.database_url)
-    built = Services.build(settings, embedder=embedder)
-    try:
+    with built_services(settings, embedder) as built:
         with TestClient(create_app(services=built)) as test_client:
             assert test_client.get("/readyz").status_code == 200
             built.store.close()  # the embedded engine shut: nothing to search
@@ -272,5 +264,3 @@ def test_readiness_fails_with_the_documented_503_when_the_store_is_gone(
         check_body(schema, "get", "/readyz", response)
         assert response.json()["extra"]["qdrant"].startswith("error")
         assert response.json()["extra"]["database"] == "ok"
-    finally:
-        built.close()

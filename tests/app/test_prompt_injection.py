@@ -18,8 +18,6 @@ from sqlalchemy import text
 
 from app.answering.context import Passage
 from app.answering.prompting import SYSTEM_PROMPT, build_messages
-from app.main import create_app
-from app.services import Services
 from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.embedder import Embedder
@@ -27,6 +25,7 @@ from enclave.vectorstore.records import Hit
 from ingest.pipeline import Ingestor
 from ingest.worker import Worker, sync_now
 from tests.conftest import tiny_model_settings
+from tests.support.apps import app_client
 from tests.support.egress_guard import EgressGuard
 from tests.support.sse import parse_sse
 
@@ -96,18 +95,14 @@ def world(
     finally:
         store.close()
         database.dispose()
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(services=services)) as client:
-            yield World(
-                client,
-                {"Authorization": f"Bearer {tokens['hr']}"},
-                {"Authorization": f"Bearer {tokens['eng']}"},
-                ids["register.md"],
-                ids["note.md"],
-            )
-    finally:
-        services.close()
+    with app_client(settings, embedder) as client:
+        yield World(
+            client,
+            {"Authorization": f"Bearer {tokens['hr']}"},
+            {"Authorization": f"Bearer {tokens['eng']}"},
+            ids["register.md"],
+            ids["note.md"],
+        )
 
 
 def assert_hidden(body: str, world: World) -> None:

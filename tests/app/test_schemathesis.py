@@ -20,14 +20,12 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 
-from app.main import create_app
-from app.services import Services
 from enclave.access.keys import create_key
 from enclave.db import Database
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from tests.conftest import index_folder, tiny_model_settings
-from tests.support.serving import serving
+from tests.support.apps import served_app
 
 CHECKS = [
     not_a_server_error,
@@ -63,12 +61,8 @@ def served(
         token = create_key(database, "fuzz", ["*"], ["admin"]).token
     finally:
         database.dispose()
-    services = Services.build(config, embedder=embedder)
-    try:
-        with serving(create_app(services=services)) as url:
-            yield url, {"Authorization": f"Bearer {token}"}
-    finally:
-        services.close()
+    with served_app(config, embedder) as url:
+        yield url, {"Authorization": f"Bearer {token}"}
 
 
 def test_api_matches_its_schema(served: tuple[str, dict[str, str]]) -> None:

@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from app.main import create_app
-from app.services import Services
 from enclave.embedder import Embedder
 from tests.conftest import SAMPLES, index_folder, tiny_model_settings
+from tests.support.apps import app_client
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +23,8 @@ def client(
     )
     report = index_folder(settings, embedder, SAMPLES)
     assert not report.failed, report.as_json()
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with TestClient(create_app(services=services)) as test_client:
-            yield test_client
-    finally:
-        services.close()
+    with app_client(settings, embedder) as test_client:
+        yield test_client
 
 
 def get(client: TestClient[Any], **params: Any) -> dict[str, Any]:

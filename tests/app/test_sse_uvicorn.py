@@ -19,6 +19,7 @@ from app.main import create_app
 from app.services import Services
 from enclave.embedder import Embedder
 from tests.conftest import SAMPLES, index_folder, tiny_model_settings
+from tests.support.apps import built_services
 from tests.support.serving import serving
 from tests.support.sse import iter_events, model_held, wait_until
 
@@ -40,9 +41,8 @@ def services(
     # One file is enough to give the model passages; it keeps the module fast.
     report = index_folder(settings, embedder, SAMPLES / "employee-handbook.md")
     assert not report.failed and report.totals()["chunks"] > 0, report.as_json()
-    built = Services.build(settings, embedder=embedder)
-    yield built
-    built.close()
+    with built_services(settings, embedder) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from app.services import Services  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from enclave.settings import Settings  # noqa: E402
 from tests.conftest import index_folder, make_settings  # noqa: E402
+from tests.support.apps import built_services  # noqa: E402
 from tests.support.browsers import MARKS, copy_samples, drop_file, page_settings, screenshot  # noqa: E402
 from tests.support.serving import serving  # noqa: E402
 from tests.support.sse import model_held  # noqa: E402
@@ -46,9 +47,8 @@ def services(
     )
     report = index_folder(settings, embedder, docs)
     assert not report.failed and report.totals()["added"] == 3, report.as_json()
-    built = Services.build(settings, embedder=embedder)
-    yield built
-    built.close()
+    with built_services(settings, embedder) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")
@@ -326,12 +326,11 @@ def real_model_url(
     settings: Settings = make_settings(tmp / "var", llm_temperature=0.0, llm_max_tokens=96)
     docs = copy_samples(tmp / "docs", "it-security-policy.html", "employee-handbook.md")
     index_folder(settings, embedder, docs)
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with serving(create_app(services=services)) as url:
-            yield url, services
-    finally:
-        services.close()
+    with (
+        built_services(settings, embedder) as services,
+        serving(create_app(services=services)) as url,
+    ):
+        yield url, services
 
 
 @pytest.mark.slow

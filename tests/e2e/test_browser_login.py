@@ -16,10 +16,10 @@ pw = pytest.importorskip("playwright.sync_api")
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from app.main import create_app  # noqa: E402
-from app.services import Services  # noqa: E402
 from enclave.access.users import create_user  # noqa: E402
 from enclave.embedder import Embedder  # noqa: E402
 from tests.conftest import index_folder  # noqa: E402
+from tests.support.apps import built_services  # noqa: E402
 from tests.support.browsers import MARKS, copy_samples, drop_file, page_settings, screenshot  # noqa: E402
 from tests.support.serving import serving  # noqa: E402
 
@@ -39,13 +39,10 @@ def base_url(
     docs = copy_samples(tmp / "docs", "employee-handbook.md")
     report = index_folder(settings, embedder, docs)  # no groups: "dana" sees every group
     assert not report.failed, report.as_json()
-    services = Services.build(settings, embedder=embedder)
-    try:
+    with built_services(settings, embedder) as services:
         create_user(services.database, "dana", PASSWORD, ["*"], ["search", "ask", "ingest"])
         with serving(create_app(services=services)) as url:
             yield url
-    finally:
-        services.close()
 
 
 def sign_in(page: Page, password: str = PASSWORD) -> None:

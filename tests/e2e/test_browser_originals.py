@@ -14,12 +14,9 @@ import pytest
 from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
-from app.main import create_app
-from app.services import Services
-from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
+from tests.support.apps import served_app
 from tests.support.browsers import MARKS, page_settings
-from tests.support.serving import serving
 
 pytestmark = MARKS
 
@@ -29,13 +26,8 @@ def base_url(
     tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path, embedder: Embedder
 ) -> Iterator[str]:
     settings = page_settings(tmp_path_factory.mktemp("originals"), tiny_gguf)
-    upgrade(settings.database_url)
-    services = Services.build(settings, embedder=embedder)
-    try:
-        with serving(create_app(settings, services=services)) as url:
-            yield url
-    finally:
-        services.close()
+    with served_app(settings, embedder) as url:
+        yield url
 
 
 def uploaded(http: httpx.Client, name: str, body: bytes) -> str:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.services import Services
 from enclave.embedder import Embedder
 from enclave.offline import OFFLINE_ENVIRONMENT
 from tests.conftest import SAMPLES, index_folder, tiny_model_settings
+from tests.support.apps import built_services
 from tests.support.egress_guard import EgressBlocked, EgressGuard
 
 
@@ -42,8 +42,7 @@ def test_ingest_search_and_ask_make_no_outbound_connection(
     report = index_folder(settings, embedder, SAMPLES)
     assert report.totals()["chunks"] > 0 and not report.failed
 
-    services = Services.build(settings, embedder=embedder)
-    try:
+    with built_services(settings, embedder) as services:
 
         async def ask() -> str:
             with services.generator.admit():
@@ -52,7 +51,5 @@ def test_ingest_search_and_ask_make_no_outbound_connection(
 
         assert asyncio.run(services.answers.search("password rules", 3))
         assert isinstance(asyncio.run(ask()), str)
-    finally:
-        services.close()
     # Nothing in this test — nor in any test that ran before it — tried to reach another host.
     assert egress_guard.attempts == []

@@ -19,6 +19,7 @@ from app.services import Services
 from enclave.embedder import Embedder
 from enclave.vectorstore import Hit
 from tests.conftest import SAMPLES, index_folder, make_settings
+from tests.support.apps import built_services
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +31,8 @@ def services(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> It
     # Temperature 0: greedy decoding, so the test sees the same answer every run.
     settings = make_settings(root / "var", llm_temperature=0.0, llm_max_tokens=96)
     index_folder(settings, embedder, root / "samples")
-    built = Services.build(settings, embedder=embedder)
-    yield built
-    built.close()
+    with built_services(settings, embedder) as built:
+        yield built
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from app.main import create_app
-from app.services import Services
 from cli.main import main
 from enclave.db import Database, Document, Job, JobKind
 from enclave.db.documents import DocumentRepository
@@ -23,6 +22,7 @@ from enclave.vectorstore import SearchFilter, SearchMode, VectorStore
 from ingest.acl import ACL_FILE
 from ingest.pipeline import Ingestor, Outcome
 from ingest.worker import JobReport, Worker, sync_now
+from tests.support.apps import built_services
 
 PAYROLL = "# Payroll\n\nThe salary bands for engineers are reviewed every March by the board.\n"
 CANTEEN = "# Canteen\n\nThe canteen serves vegetarian lasagne on Thursdays at noon.\n"
@@ -215,14 +215,10 @@ def test_cli_reindex_and_group_names(settings: Settings, folder: Path) -> None:
 
 @pytest.fixture
 def client(settings: Settings, embedder: Embedder, folder: Path) -> Iterator[TestClient]:
-    upgrade(settings.database_url)
-    services = Services.build(settings, embedder=embedder)
-    try:
+    with built_services(settings, embedder) as services:
         sync_now(services.worker, folder, groups=["staff"])
         with TestClient(create_app(settings, services=services)) as test_client:
             yield test_client
-    finally:
-        services.close()
 
 
 def document_id(client: TestClient, name: str) -> str:
@@ -267,8 +263,7 @@ def test_acl_groups_hold_on_the_api(
         who: create_key(database, who, groups, ["search", "ask"]).token
         for who, groups in {"staff": ["staff"], "hr": ["hr"]}.items()
     }
-    services = Services.build(secured, embedder=embedder)
-    try:
+    with built_services(secured, embedder) as services:
         sync_now(services.worker, folder, groups=["staff"])
         with TestClient(create_app(secured, services=services)) as client:
             seen = {}
@@ -282,7 +277,5 @@ def test_acl_groups_hold_on_the_api(
                     any("salary bands" in r["text"] for r in found),
                     sorted(d["title"] for d in listed["documents"]),
                 )
-    finally:
-        services.close()
     assert seen["hr"] == (True, ["Payroll"])
     assert seen["staff"] == (False, ["Canteen"])
