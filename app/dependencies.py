@@ -6,15 +6,20 @@ from litestar.di import Provide
 from app.answering.answers import AnswerService
 from app.answering.generation import Generator
 from app.library import Library
-from app.security import provide_principal
+from app.security.auth import provide_principal
 from app.services import Services
+from app.state import STATE_KEY, Running
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 
 
+def running_state(state: State) -> Running:
+    found: Running = getattr(state, STATE_KEY)
+    return found
+
+
 def provide_services(state: State) -> Services:
-    services: Services = state.services
-    return services
+    return running_state(state).services
 
 
 def provide_settings(services: Services) -> Settings:

@@ -24,18 +24,17 @@ from app.api.search import SearchController
 from app.dependencies import DEPENDENCIES
 from app.metrics import PROMETHEUS, MetricsController
 from app.openapi import ErrorResponses, openapi_config
-from app.security import AUTH_MIDDLEWARE
 from app.security.audit import AUDIT_MIDDLEWARE
-from app.security.auth import SignInRequired, sign_in_redirect
+from app.security.auth import AUTH_MIDDLEWARE, SignInRequired, sign_in_redirect
 from app.security.bounds import RequestBounds
 from app.security.hosts import HostCheck
 from app.security.limits import rate_limit, security_headers
 from app.security.routes import PUBLIC
-from app.security.sessions import CSRF_MIDDLEWARE, LoginThrottle, Sessions
+from app.security.sessions import CSRF_MIDDLEWARE
 from app.services import Services
+from app.state import STATE_KEY, Running
 from app.web import PAGES
-from enclave.access.audit import AuditRecorder, purge_loop
-from enclave.access.keys import KeyVerifier
+from enclave.access.audit import purge_loop
 from enclave.secret_key import load_secret_key
 from enclave.settings import Settings
 
@@ -68,16 +67,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             ready = await asyncio.to_thread(Services.build, resolved)
         else:
             ready = services
-        app.state.services = ready
-        # Authentication (app/security/auth.py) follows this app's settings.
-        app.state.auth_settings = resolved
-        app.state.key_verifier = KeyVerifier(ready.database)
-        # Local users' sign-in sessions and the login page's throttle (app/security/sessions.py).
+        # One typed home for what the app holds (app/state.py); access control follows
+        # this app's settings.
         secret = await asyncio.to_thread(load_secret_key, resolved)
-        app.state.sessions = Sessions(ready.database, secret, resolved.session_hours)
-        app.state.login_throttle = LoginThrottle(resolved.login_max_failures)
-        app.state.audit = AuditRecorder(ready.database, resolved, secret)
-        purging = asyncio.create_task(purge_loop(app.state.audit))
+        started = Running.start(ready, resolved, secret)
+        setattr(app.state, STATE_KEY, started)
+        purging = asyncio.create_task(purge_loop(started.audit))
         if resolved.embedded_worker:
             ready.start_worker()
         try:

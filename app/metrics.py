@@ -4,7 +4,7 @@ id), from Litestar's Prometheus plugin."""
 
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
-from app.security import requires
+from app.security.auth import requires
 
 PROMETHEUS = PrometheusConfig(
     app_name="enclave",

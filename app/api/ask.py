@@ -14,10 +14,11 @@ from app.answering.answers import AnswerEvent, AnswerService, Done, Sources, Tok
 from app.answering.conversation import Turn
 from app.answering.generation import Admission, Generator
 from app.schemas import AskRequest, AskResponse, StreamableOperation, sources_out
-from app.security import Principal, requires
 from app.security.audit import generation_settings, note, note_answer, record_start
+from app.security.auth import requires
 from app.security.routes import audited
 from app.validation import check_history, check_k, clean_query
+from enclave.access.principal import Principal
 from enclave.settings import Settings
 from enclave.vectorstore import SearchFilter, SearchMode
 

@@ -9,7 +9,7 @@ from litestar import Controller, get
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
-from app.security import requires
+from app.security.auth import requires
 from app.security.routes import audited
 from app.services import Services
 from enclave.access.audit import parse_since

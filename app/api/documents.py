@@ -32,11 +32,11 @@ from app.library import (
     UploadRejected,
 )
 from app.schemas import DocumentList, DocumentOut, ReindexOut, UploadOut
-from app.security import Principal, requires
 from app.security.audit import note
+from app.security.auth import requires
 from app.security.routes import audited
 from app.validation import MAX_OFFSET
-from enclave.access.principal import AccessDenied
+from enclave.access.principal import AccessDenied, Principal
 from enclave.db import Document, DocumentStatus
 from enclave.db.documents import DocumentFilter
 

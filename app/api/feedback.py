@@ -11,10 +11,11 @@ from litestar import Controller, get, post
 from litestar.params import Parameter
 
 from app.library import Library
-from app.security import Principal, requires
+from app.security.auth import requires
 from app.security.routes import audited
 from app.services import Services
 from app.validation import MAX_OFFSET
+from enclave.access.principal import Principal
 from enclave.db import Feedback
 from enclave.db.feedback import FeedbackRepository
 

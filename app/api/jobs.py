@@ -8,8 +8,9 @@ from litestar.params import Parameter
 
 from app.library import Library
 from app.schemas import JobOut
-from app.security import Principal, requires
+from app.security.auth import requires
 from app.security.routes import UNAUDITED
+from enclave.access.principal import Principal
 
 
 class JobController(Controller):

@@ -62,10 +62,11 @@ from app.openai_schemas import (
     Usage,
 )
 from app.schemas import CitationOut, StreamableOperation
-from app.security import Principal, requires
 from app.security.audit import generation_settings, note, note_answer, record_start
+from app.security.auth import requires
 from app.security.routes import audited
 from app.validation import check_k, clean_query
+from enclave.access.principal import Principal
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 

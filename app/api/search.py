@@ -8,10 +8,11 @@ from litestar.params import Parameter
 from app.answering.answers import AnswerService
 from app.answering.filters import FiltersIn
 from app.schemas import SearchResponse, SearchResult
-from app.security import Principal, requires
 from app.security.audit import note
+from app.security.auth import requires
 from app.security.routes import audited
 from app.validation import check_k, clean_query
+from enclave.access.principal import Principal
 from enclave.settings import Settings
 from enclave.vectorstore import SearchMode
 

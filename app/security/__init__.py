@@ -9,8 +9,3 @@
 Callers, API keys and local users are domain logic shared with the command line:
 enclave/access/.
 """
-
-from app.security.auth import AUTH_MIDDLEWARE, provide_principal, requires
-from enclave.access.principal import ANONYMOUS, Principal
-
-__all__ = ["ANONYMOUS", "AUTH_MIDDLEWARE", "Principal", "provide_principal", "requires"]

@@ -28,7 +28,8 @@ from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.security.routes import audit_action
-from enclave.access.audit import INCOMPLETE, AuditRecorder
+from app.state import running_or_none
+from enclave.access.audit import INCOMPLETE
 from enclave.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ class AuditMiddleware:
                 await self._record(scope, status or 500, time.perf_counter() - started)
 
     async def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        recorder: AuditRecorder | None = getattr(scope["app"].state, "audit", None)
+        started = running_or_none(scope["app"])
+        recorder = started.audit if started else None
         if recorder is None:
             return
         raw = cast(dict[str, Any], scope)
@@ -139,7 +141,8 @@ async def record_start(request: Request[Any, Any, Any]) -> None:
     generated. If the process dies while generating, the event remains; otherwise the
     middleware completes it when the response has gone. Best effort like every record."""
     scope = cast(dict[str, Any], request.scope)
-    recorder: AuditRecorder | None = getattr(request.app.state, "audit", None)
+    started = running_or_none(request.app)
+    recorder = started.audit if started else None
     if recorder is None or EVENT not in scope or scope[EVENT] is not None:
         return  # not audited (no middleware, or a skipped path), or stored already
     try:

@@ -39,7 +39,7 @@ from litestar.utils.scope.state import ScopeState
 
 from app.security.routes import PUBLIC_KEY
 from app.security.sessions import COOKIE, SAFE_METHODS, SessionAuth, Sessions, expired_cookie
-from enclave.access.keys import KeyVerifier
+from app.state import running
 from enclave.access.principal import ANONYMOUS, SCOPES, Principal, check_group_names
 from enclave.settings import Scope, Settings
 
@@ -133,8 +133,8 @@ class EnclaveAuth(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        state = connection.app.state
-        settings: Settings = state.auth_settings
+        state = running(connection.app)
+        settings = state.settings
         if settings.auth == "off":
             # No credentials, so any page the local user opens could post here: refuse
             # state changes a browser says come from another site.
@@ -145,8 +145,7 @@ class EnclaveAuth(AbstractAuthenticationMiddleware):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise unauthorized("Send the API key as 'Authorization: Bearer <key>'.")
-            verifier: KeyVerifier = state.key_verifier
-            principal = await asyncio.to_thread(verifier.verify, token.strip())
+            principal = await asyncio.to_thread(state.keys.verify, token.strip())
             if principal is None:
                 raise unauthorized("The API key is not valid, or has expired or been revoked.")
             return AuthenticationResult(principal, "key")

@@ -192,7 +192,8 @@ class CsrfMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         auth = scope.get("auth") if scope["type"] == "http" else None
         if isinstance(auth, SessionAuth):
-            sessions: Sessions = scope["app"].state.sessions
+            # app/state.py's Running (not imported: it imports this module).
+            sessions: Sessions = scope["app"].state.enclave.sessions
             await check_csrf(ASGIConnection(scope, receive), sessions, auth.token)
         await self.app(scope, receive, send)
 

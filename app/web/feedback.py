@@ -8,9 +8,10 @@ from litestar.params import Parameter
 from litestar.response import Template
 
 from app.api.feedback import visible_feedback
-from app.security import Principal, requires
+from app.security.auth import requires
 from app.services import Services
 from app.web.views import when
+from enclave.access.principal import Principal
 from enclave.db.feedback import FeedbackRepository
 
 

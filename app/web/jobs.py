@@ -7,8 +7,9 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
 from app.library import Library
-from app.security import Principal, requires
+from app.security.auth import requires
 from app.web.views import sources_by_id, when
+from enclave.access.principal import Principal
 from enclave.db import Job, JobStatus
 
 ACTIVE = {JobStatus.QUEUED, JobStatus.RUNNING}

@@ -15,10 +15,10 @@ from litestar.response import Redirect, Template
 
 from app.api.documents import UPLOAD_BODY_LIMIT, UPLOAD_ERRORS, UploadForm
 from app.library import CannotReindex, IncomingFile, Library, UploadRejected
-from app.security import Principal, requires
+from app.security.auth import requires
 from app.security.routes import audited
 from app.web.views import human_size, sources_by_id, when
-from enclave.access.principal import AccessDenied
+from enclave.access.principal import AccessDenied, Principal
 from enclave.db import DocumentStatus
 from enclave.db.documents import DocumentFilter
 

@@ -26,15 +26,14 @@ from app.security.routes import SIGN_IN
 from app.security.sessions import (
     COOKIE,
     LOGIN_COOKIE,
-    LoginThrottle,
     Sessions,
     check_csrf,
     expired_cookie,
     is_https,
 )
 from app.services import Services
+from app.state import running
 from enclave.access.users import normal_name, verify_password
-from enclave.settings import Settings
 
 WRONG = "Wrong user name or password."
 EXPIRED = "The sign-in form had expired. Please try again."
@@ -63,12 +62,11 @@ def safe_next(target: str | None) -> str:
 
 
 def _sessions(request: Request[Any, Any, Any]) -> Sessions:
-    sessions: Sessions = request.app.state.sessions
-    return sessions
+    return running(request.app).sessions
 
 
 def _auth_off(request: Request[Any, Any, Any]) -> bool:
-    settings: Settings = request.app.state.auth_settings  # this app's, as auth.py reads them
+    settings = running(request.app).settings  # this app's, as auth.py reads them
     return settings.auth == "off"
 
 
@@ -139,7 +137,7 @@ class LoginPage(Controller):
             return _form_page(
                 request, next_path=target, username=name, error=EXPIRED, status_code=403
             )
-        throttle: LoginThrottle = request.app.state.login_throttle
+        throttle = running(request.app).login_throttle
         wait = throttle.retry_after(name)
         if wait is not None:
             note(request, action="login_failed", username=name, reason="throttled")

@@ -15,12 +15,13 @@ from app.answering.filters import FiltersIn
 from app.answering.generation import Generator, GeneratorBusy
 from app.library import Library
 from app.schemas import AskRequest
-from app.security import Principal, requires
 from app.security.audit import generation_settings, note, note_answer, record_start
+from app.security.auth import requires
 from app.security.routes import audited
 from app.validation import check_k, clean_query
 from app.web.highlight import link_citations
 from app.web.views import facets, file_url, result_views
+from enclave.access.principal import Principal
 from enclave.settings import Settings
 from enclave.vectorstore import SearchFilter
 

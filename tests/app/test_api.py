@@ -18,6 +18,7 @@ from litestar.testing import TestClient
 from app.answering.answers import NOT_FOUND
 from app.main import create_app
 from app.services import Services
+from app.state import running
 from enclave.db.migrate import upgrade
 from enclave.embedder import Embedder
 from enclave.settings import ConfigurationError
@@ -532,7 +533,7 @@ def test_app_builds_and_closes_its_own_services(tmp_path: Path, tiny_gguf: Path)
     upgrade(settings.database_url)  # as `enclave serve` does before starting the app
 
     with TestClient(create_app(settings)) as test_client:
-        built = test_client.app.state.services
+        built = running(test_client.app).services
         assert isinstance(built, Services) and built.settings is settings
         assert test_client.get("/readyz").status_code == 200
         response = test_client.get("/api/search", params={"q": "vacation"})
