@@ -24,7 +24,8 @@ from enclave.embedder import Embedder
 from enclave.queue import enqueue_reindex, enqueue_sync, register_source
 from enclave.settings import Settings
 from enclave.vectorstore import StoreInUse, open_store
-from ingest.pipeline import FileResult, Ingestor, Outcome
+from ingest.files import FileResult, Outcome
+from ingest.pipeline import Ingestor
 from ingest.worker import JobReport, Worker, load_report, open_parse_pool
 
 SUMMARY_COLUMNS = ("added", "updated", "unchanged", "deleted", "failed", "chunks")

@@ -9,16 +9,14 @@
   taken out (the index must not answer from a version that no longer exists).
 Jobs (ingest/worker.py) decide which files to pass here and which documents have vanished.
 
-Why one module of ~500 lines: `Ingestor` is one class whose steps (check, prepare, write,
-record, duplicates, attachments) share its state and its invariants about what a query may
-see mid-file; they read best in the order they run.
+What passes between the steps (a file's state, its pending work, its prepared chunks, its
+result) is ingest/files.py. This module stays a little over 400 lines because `Ingestor` is
+one class whose steps share its state and its invariants about what a query may see
+mid-file; they read best in the order they run.
 """
 
-import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from enclave.db import Database, Document, DocumentStatus, Source
@@ -28,6 +26,16 @@ from enclave.settings import Settings
 from enclave.vectorstore import ChunkRecord, VectorStore
 from ingest.acl import AclError, folder_groups
 from ingest.chunking import Chunk, chunk_document
+from ingest.files import (
+    FileResult,
+    FileState,
+    Outcome,
+    Pending,
+    Prepared,
+    PreparedPart,
+    attachment_path,
+    file_digest,
+)
 from ingest.parsers import (
     DEFAULT_MAX_BYTES,
     ParsedPart,
@@ -35,77 +43,6 @@ from ingest.parsers import (
     document_title,
     parse_file,
 )
-
-
-class Outcome(StrEnum):
-    ADDED = "added"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    DELETED = "deleted"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class FileResult:
-    path: str
-    status: Outcome
-    chunks: int = 0
-    error: str | None = None
-    document_id: str | None = None
-
-
-@dataclass(frozen=True)
-class FileState:
-    """What is known about a file on disk before deciding whether to re-index it."""
-
-    path: Path
-    size: int
-    mtime: float
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class PreparedPart:
-    document_path: str
-    title: str
-    chunks: list[Chunk]
-    error: str | None
-    is_main: bool
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A parsed file, chunked and ready to embed: attachments first, the file itself last."""
-
-    pending: "Pending"
-    parts: list[PreparedPart]
-    error: str | None = None  # the file itself could not be parsed
-
-    @property
-    def texts(self) -> list[str]:
-        return [chunk.embed_text for part in self.parts for chunk in part.chunks]
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A file whose content is new or changed: it must be parsed and indexed."""
-
-    state: FileState
-    digest: str
-    known_id: str | None
-    was_indexed: bool
-    groups: list[str]  # its access groups (ingest/acl.py, else the source's)
-
-
-def attachment_path(path: str, name: str) -> str:
-    return f"{path}#{name}"
 
 
 class Ingestor:

@@ -20,7 +20,8 @@ from enclave.queue import enqueue_reindex, register_source
 from enclave.settings import Settings
 from enclave.vectorstore import SearchFilter, SearchMode, VectorStore
 from ingest.acl import ACL_FILE
-from ingest.pipeline import Ingestor, Outcome
+from ingest.files import Outcome
+from ingest.pipeline import Ingestor
 from ingest.worker import JobReport, Worker, sync_now
 from tests.support.apps import built_services
 

@@ -12,7 +12,8 @@ from enclave.db.documents import DocumentRepository
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 from enclave.vectorstore import VectorStore, point_id
-from ingest.pipeline import Ingestor, Outcome
+from ingest.files import Outcome
+from ingest.pipeline import Ingestor
 from ingest.worker import JobReport, Worker, sync_now
 from tests.conftest import SAMPLES
 from tests.support.docs_factory import write_corrupt_pdf, write_text_pdf

@@ -26,8 +26,10 @@ from enclave.embedder import Embedder
 from enclave.queue import enqueue_sync, register_source
 from enclave.settings import Settings
 from enclave.vectorstore import VectorStore, open_store
-from ingest.pipeline import Ingestor, Outcome
-from ingest.worker import InlineParser, Worker, sync_now
+from ingest.files import Outcome
+from ingest.pipeline import Ingestor
+from ingest.read_ahead import InlineParser
+from ingest.worker import Worker, sync_now
 from tests.conftest import SAMPLES
 from tests.support.docs_factory import write_corrupt_pdf
 
