@@ -9,7 +9,7 @@ from litestar import Controller, get
 from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
-from app.security.auth import requires
+from app.security.auth import requires, sees_every_group
 from app.security.routes import audited
 from app.services import Services
 from enclave.access.audit import parse_since
@@ -60,7 +60,7 @@ class AuditController(Controller):
     path = "/api/audit"
     tags = ["audit"]
 
-    @get(guards=[requires("admin")], opt=audited("audit_read"))
+    @get(guards=[requires("admin"), sees_every_group], opt=audited("audit_read"))
     async def list_events(
         self,
         services: Services,
@@ -70,7 +70,8 @@ class AuditController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=10_000)] = 1000,
     ) -> AuditList:
         """Audit events, oldest first: who searched, asked, uploaded, deleted or changed
-        permissions, when, with which documents and outcome. Needs the 'admin' scope."""
+        permissions, when, with which documents and outcome. Needs the 'admin' scope and every
+        group: the events hold the questions and documents of all groups."""
         moment = since_param(since)
 
         def read() -> list[AuditEventOut]:

@@ -214,5 +214,17 @@ def requires(scope: Scope) -> Guard:
     return guard
 
 
+def sees_every_group(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A route guard: 403 unless the caller sees every group. For what records people's
+    questions and the documents they read across groups (the audit trail): an
+    administrator of some groups must not read what members of others asked."""
+    principal: Principal = connection.user
+    if principal.groups is not None:
+        raise PermissionDeniedException(
+            f"This {_what(principal)} is limited to some access groups; the audit trail is "
+            "readable only by a caller who sees every group (a key made with --groups '*')."
+        )
+
+
 def _what(principal: Principal) -> str:
     return {"key": "API key", "proxy": "account", "user": "account"}.get(principal.kind, "caller")

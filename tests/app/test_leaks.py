@@ -326,3 +326,18 @@ def test_uploads_only_into_the_callers_groups(world: World) -> None:
     )
     assert into_hr.status_code == 202, into_hr.text
     assert into_hr.json()["source"] == "eng/hr-docs"
+
+
+def test_the_audit_trail_is_read_only_by_a_caller_who_sees_every_group(world: World) -> None:
+    """The audit holds what people asked and which documents they read: an administrator of
+    the "eng" group must not read what HR asked (the question names HR's secret band)."""
+    asked = world.client.post("/api/ask", json={"question": QUESTION}, headers=world.hr)
+    assert asked.status_code == 200, asked.text
+    control = world.client.get("/api/audit", headers=world.root)
+    assert control.status_code == 200, control.text
+    assert "ZEBRA-7731" in control.text and world.hr_id in control.text
+    refused = world.client.get("/api/audit", headers=world.eng)
+    assert refused.status_code == 403, refused.text
+    assert "every group" in refused.json()["detail"]
+    assert_hidden(refused.text, world)
+    assert "ZEBRA-7731" not in refused.text
