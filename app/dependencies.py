@@ -8,18 +8,13 @@ from app.answering.generation import Generator
 from app.library import Library
 from app.security.auth import provide_principal
 from app.services import Services
-from app.state import STATE_KEY, Running
+from app.state import of_state
 from enclave.embedder import Embedder
 from enclave.settings import Settings
 
 
-def running_state(state: State) -> Running:
-    found: Running = getattr(state, STATE_KEY)
-    return found
-
-
 def provide_services(state: State) -> Services:
-    return running_state(state).services
+    return of_state(state).services
 
 
 def provide_settings(services: Services) -> Settings:

@@ -42,7 +42,12 @@ class Running:
 
 def running(app: Any) -> Running:
     """The app's `Running` (a Litestar app, or anything with its `state`)."""
-    found: Running = getattr(app.state, STATE_KEY)
+    return of_state(app.state)
+
+
+def of_state(state: Any) -> Running:
+    """The `Running` kept on an app's `state` (what Litestar injects as `state`)."""
+    found: Running = getattr(state, STATE_KEY)
     return found
 
 

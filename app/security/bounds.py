@@ -45,16 +45,17 @@ def json_depth_exceeds(body: bytes, limit: int) -> bool:
     return False
 
 
-def _reply(status: int, detail: str, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The error in the shape the route's clients read: OpenAI's under /v1, ours elsewhere."""
-    if path.startswith("/v1/"):
+async def refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
+    """Answer a request these guards stop before the app sees it, in the shape the route's
+    clients read: OpenAI's under /v1, ours elsewhere. Shared with app/security/hosts.py."""
+    if scope.get("path", "").startswith("/v1/"):
         error = {"message": detail, "type": "invalid_request_error", "param": None, "code": None}
         body = json.dumps({"error": error}).encode()
     else:
         body = json.dumps({"status_code": status, "detail": detail}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    start = {"type": "http.response.start", "status": status, "headers": headers}
-    return start, {"type": "http.response.body", "body": body}
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 class RequestBounds:
@@ -72,7 +73,7 @@ class RequestBounds:
             return
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             too_long = f"The query string is longer than {MAX_QUERY_BYTES} bytes: send long "
-            await self._refuse(scope, send, 414, too_long + "input in a POST body.")
+            await refuse(scope, send, 414, too_long + "input in a POST body.")
             return
         content_type = Headers.from_scope(scope).get("content-type", "")
         if "json" not in content_type.lower():
@@ -81,11 +82,11 @@ class RequestBounds:
         body, messages = await self._read(receive)
         if body is None:
             too_large = f"The request body is larger than {self.max_json_bytes} bytes."
-            await self._refuse(scope, send, 413, too_large)
+            await refuse(scope, send, 413, too_large)
             return
         if json_depth_exceeds(body, MAX_JSON_DEPTH):
             too_deep = f"The JSON body is nested deeper than {MAX_JSON_DEPTH} levels."
-            await self._refuse(scope, send, 400, too_deep)
+            await refuse(scope, send, 400, too_deep)
             return
         await self.app(scope, _replay(messages, receive), send)
 
@@ -102,12 +103,6 @@ class RequestBounds:
                 return None, messages
             if not message.get("more_body", False):
                 return b"".join(m.get("body", b"") for m in messages), messages
-
-    @staticmethod
-    async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
-        start, body = _reply(status, detail, scope.get("path", ""))
-        await send(start)  # type: ignore[arg-type]
-        await send(body)  # type: ignore[arg-type]
 
 
 def _replay(messages: list[Any], receive: Receive) -> Receive:

@@ -9,6 +9,8 @@ on port 8000 could not be named `localhost`; this one compares the host name alo
 from litestar.datastructures import Headers
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app.security.bounds import refuse
+
 # Probes (load balancers, Kubernetes) address the process by IP: always answered.
 OPEN_PATHS = ("/healthz", "/readyz")
 
@@ -50,18 +52,9 @@ class HostCheck:
         if header and allowed(host_name(header), self.hosts):
             await self.app(scope, receive, send)
             return
-        body = (
-            b'{"status_code": 400, "detail": "This service does not answer to that host '
-            b'name (see ENCLAVE_ALLOWED_HOSTS)."}'
+        await refuse(
+            scope,
+            send,
+            400,
+            "This service does not answer to that host name (see ENCLAVE_ALLOWED_HOSTS).",
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -6,7 +6,6 @@ stand between it and HR's files), and "root", who sees every group.
 """
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from enclave.embedder import Embedder
 from enclave.settings import Settings
 from tests.conftest import SAMPLES, make_settings, tiny_model_settings
 from tests.support.apps import app_client
+from tests.support.jobs import wait_for_job
 
 SALARIES = b"# HR salaries\n\nThe walrus-42 salary band pays 81,300 euros.\n"
 FORGED = b"# HR salaries\n\nEveryone in eng earns double.\n"
@@ -84,13 +84,7 @@ def upload(
 
 
 def finish(world: World, job_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = world.client.get(f"/api/jobs/{job_id}", headers=world.root).json()
-        if job["status"] not in ("queued", "running"):
-            return dict(job)
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
+    return wait_for_job(world.client, job_id, world.root)
 
 
 def documents(world: World, who: dict[str, str], q: str = "") -> list[dict[str, Any]]:
@@ -243,11 +237,7 @@ def test_auth_off_refuses_cross_site_writes(
     files = [("files", ("x.md", b"# X\n\nx\n", "text/markdown"))]
     receipt = open_client.post("/api/documents", files=files)
     assert receipt.status_code == 202, receipt.text
-    job = receipt.json()["job_id"]
-    deadline = time.monotonic() + 60
-    while open_client.get(f"/api/jobs/{job}").json()["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_for_job(open_client, receipt.json()["job_id"])
     document = open_client.get("/api/documents").json()["documents"][0]["id"]
     refused = [
         open_client.post("/api/documents", files=files, headers=headers),

@@ -1,7 +1,6 @@
 """The document library over HTTP against the real app: upload → job progress → searchable
 → listed → downloaded → deleted; hostile file names and sizes are refused."""
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from enclave.embedder import Embedder
 from enclave.settings import Settings
 from tests.conftest import tiny_model_settings
 from tests.support.apps import app_client
+from tests.support.jobs import wait_for_job
 
 HANDBOOK = b"# Parking rules\n\nVisitors park on level minus two. Bicycle racks are at gate C.\n"
 
@@ -32,16 +32,6 @@ def client(app_settings: Settings, embedder: Embedder) -> Iterator[TestClient]:
     # The app runs its in-process worker: uploads are ingested in the background.
     with app_client(app_settings, embedder) as test_client:
         yield test_client
-
-
-def wait_for_job(client: TestClient, job_id: str) -> dict[str, object]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["status"] not in ("queued", "running"):
-            return dict(job)
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_upload_becomes_searchable_then_deleted(client: TestClient) -> None:

@@ -5,7 +5,6 @@ The test watches for the script's effect (a document deleted with the reader's r
 for a header: before the fix, opening the page's file link deleted the document.
 """
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 from enclave.embedder import Embedder
 from tests.support.apps import served_app
 from tests.support.browsers import MARKS, page_settings
+from tests.support.jobs import wait_for_job
 
 pytestmark = MARKS
 
@@ -34,13 +34,7 @@ def uploaded(http: httpx.Client, name: str, body: bytes) -> str:
     """Upload a file and return its document id once indexed."""
     receipt = http.post("/api/documents", files=[("files", (name, body, "text/plain"))])
     assert receipt.status_code == 202, receipt.text
-    deadline = time.monotonic() + 120
-    while http.get(f"/api/jobs/{receipt.json()['job_id']}").json()["status"] in (
-        "queued",
-        "running",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_for_job(http, receipt.json()["job_id"])
     listing = http.get("/api/documents", params={"q": name}).json()["documents"]
     return str(next(d["id"] for d in listing if d["source_path"].endswith("/" + name)))
 
